@@ -1,0 +1,80 @@
+"""The Discord client: builds the services in ``setup_hook``, loads one cog per feature and runs
+the dispatcher beside the gateway connection. Commands are never synced on start (Discord rate
+limits global syncs); use ``python -m bot sync-commands`` or ``/admin sync``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import discord
+import yarl
+from discord.ext import commands
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.delivery.senders.base import Sender
+from bot.delivery.senders.discord_channel import DiscordChannelSender, DiscordMarketplacePublisher
+from bot.delivery.senders.discord_dm import DiscordDMSender
+from bot.ingest.community import MarketplacePublisher
+from bot.services import Services, build_services
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.errors", "cogs.alerts", "cogs.sell", "cogs.admin")
+
+
+def apply_endpoints(settings: Settings) -> None:
+    """Point discord.py at a Discord-compatible endpoint (documented for testing only)."""
+    if settings.discord_api_base:
+        discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
+    if settings.discord_gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+class DealScoutBot(commands.AutoShardedBot):
+    services: Services
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.default(),
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+            owner_ids=set(settings.owner_ids) or None,
+        )
+        self.settings = settings
+        self._dispatcher_task: asyncio.Task[None] | None = None
+
+    def make_senders(
+        self, sessions: async_sessionmaker[AsyncSession]
+    ) -> tuple[dict[str, Sender], MarketplacePublisher]:
+        senders: dict[str, Sender] = {
+            "dm": DiscordDMSender(self, sessions),
+            "channel": DiscordChannelSender(self, sessions),
+        }
+        return senders, DiscordMarketplacePublisher(self, sessions)
+
+    async def setup_hook(self) -> None:
+        self.services = await build_services(self.settings, self.make_senders)
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        self._dispatcher_task = asyncio.create_task(
+            self.services.dispatcher.run_forever(), name="dispatcher"
+        )
+        log.info("ready to match: %d rules in the index", len(self.services.index))
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s to %d servers", self.user, len(self.guilds))
+
+    async def close(self) -> None:
+        if hasattr(self, "services"):
+            self.services.dispatcher.stop()
+            if self._dispatcher_task is not None:
+                try:
+                    await asyncio.wait_for(self._dispatcher_task, 10)
+                except (TimeoutError, asyncio.CancelledError):
+                    self._dispatcher_task.cancel()
+        await super().close()
+        if hasattr(self, "services"):
+            await self.services.close()

@@ -1,0 +1,149 @@
+"""Turn listings and matches into Discord embeds and buttons.
+
+All listing text is untrusted: markdown and mentions are escaped, every piece is cut to Discord's
+limits, and messages are sent with ``allowed_mentions`` that can ping nobody but the alert's owner.
+The buttons carry custom ids in a fixed format; ``cogs/alerts.py`` registers dynamic items that
+answer them, so they keep working after a restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import discord
+
+from bot.domain.listing import Listing, format_money
+from bot.domain.rule import Rule
+
+PAUSE_RULE_ID = "ds:pause:{rule_id}"
+PAUSE_RULE_PATTERN = r"ds:pause:(?P<rule_id>[0-9]{1,19})"
+NOT_INTERESTED_ID = "ds:nope:{listing_id}"
+NOT_INTERESTED_PATTERN = r"ds:nope:(?P<listing_id>[0-9]{1,19})"
+
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+BRAND_COLOUR = discord.Colour(0x2ECC71)
+
+NO_PINGS = discord.AllowedMentions.none()
+
+
+def cut(text: str, limit: int) -> str:
+    """Cut plain text (footers and other places that render no markdown) to ``limit``."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clean(text: str | None, limit: int) -> str:
+    """Escape markdown and mentions in untrusted text and cut it to ``limit`` characters."""
+    if not text:
+        return ""
+    flat = " ".join(text.split()) if limit <= FIELD_VALUE_LIMIT else text.strip()
+    safe = discord.utils.escape_mentions(discord.utils.escape_markdown(flat))
+    return safe if len(safe) <= limit else safe[: limit - 1].rstrip("\\") + "…"
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only http(s) URLs of sane length reach an embed (Discord rejects the rest anyway)."""
+    if url and len(url) <= 500 and url.startswith(("https://", "http://")):
+        return url
+    return None
+
+
+def only_owner_pings(user_id: int) -> discord.AllowedMentions:
+    """Allow the mention of the alert's owner and nothing else (never @everyone or roles)."""
+    return discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(user_id)])
+
+
+@dataclass(frozen=True, slots=True)
+class AlertContext:
+    """What the alert embed says beyond the listing itself."""
+
+    rule: Rule
+    distance_mi: float | None = None
+    listing_url: str | None = None
+
+
+def listing_fields(embed: discord.Embed, listing: Listing) -> None:
+    embed.add_field(name="Price", value=format_money(listing.price, listing.currency))
+    if listing.condition is not None:
+        embed.add_field(name="Condition", value=listing.condition.label)
+    if listing.category:
+        embed.add_field(name="Category", value=clean(listing.category, FIELD_VALUE_LIMIT))
+    if listing.seller_id:
+        embed.add_field(name="Seller", value=f"<@{listing.seller_id}>")
+    elif listing.seller_name:
+        embed.add_field(name="Seller", value=clean(listing.seller_name, FIELD_VALUE_LIMIT))
+    if listing.deal_score is not None:
+        embed.add_field(name="Deal score", value=f"{listing.deal_score:.2f}")
+
+
+def alert_embed(listing: Listing, ctx: AlertContext) -> discord.Embed:
+    """The alert a buyer receives by DM or in the alert channel."""
+    url = safe_url(ctx.listing_url or listing.url)
+    embed = discord.Embed(
+        title=clean(listing.title, TITLE_LIMIT) or "Untitled listing",
+        url=url,
+        description=clean(listing.description, 600),
+        colour=BRAND_COLOUR,
+        timestamp=listing.created_at,
+    )
+    listing_fields(embed, listing)
+    if listing.location_text:
+        where = clean(listing.location_text, 200)
+        if ctx.distance_mi is not None:
+            where += f" ({ctx.distance_mi:.0f} mi away)"
+        embed.add_field(name="Location", value=where)
+    if url:
+        embed.add_field(name="Listing", value=f"[Open the listing]({url})", inline=False)
+    image = safe_url(listing.image_url)
+    if image:
+        embed.set_thumbnail(url=image)
+    embed.set_footer(
+        text=cut(
+            f"Matched your alert “{ctx.rule.name}”. You get this because you created it; "
+            "use the buttons or /alert pause to stop.",
+            FOOTER_LIMIT,
+        )
+    )
+    return embed
+
+
+def listing_embed(listing: Listing) -> discord.Embed:
+    """The marketplace post for a listing sold with /sell."""
+    embed = discord.Embed(
+        title=clean(listing.title, TITLE_LIMIT) or "Untitled listing",
+        description=clean(listing.description, 2000),
+        colour=BRAND_COLOUR,
+        timestamp=listing.created_at,
+    )
+    listing_fields(embed, listing)
+    if listing.location_text:
+        embed.add_field(name="Location", value=clean(listing.location_text, 200))
+    image = safe_url(listing.image_url)
+    if image:
+        embed.set_image(url=image)
+    embed.set_footer(text=f"Listing #{listing.id} · reply to the seller to buy")
+    return embed
+
+
+def alert_buttons(rule_id: int, listing_id: int) -> discord.ui.View:
+    """Buttons for an alert. The view is stopped before sending: the dynamic items registered
+    by the alerts cog answer the clicks, so nothing per message is kept in memory."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(
+        discord.ui.Button(
+            label="Pause this alert",
+            style=discord.ButtonStyle.secondary,
+            custom_id=PAUSE_RULE_ID.format(rule_id=rule_id),
+        )
+    )
+    view.add_item(
+        discord.ui.Button(
+            label="Not interested",
+            style=discord.ButtonStyle.secondary,
+            custom_id=NOT_INTERESTED_ID.format(listing_id=listing_id),
+        )
+    )
+    view.stop()
+    return view

@@ -1,0 +1,87 @@
+"""Alerts posted in a server's alert channel, and listings posted in its marketplace channel.
+
+Channel alerts mention their owner (and only them); listing text can ping nobody.
+"""
+
+from __future__ import annotations
+
+import discord
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.delivery.render import (
+    NO_PINGS,
+    AlertContext,
+    alert_buttons,
+    alert_embed,
+    listing_embed,
+    only_owner_pings,
+)
+from bot.delivery.senders.base import OutgoingAlert, SendError
+from bot.delivery.senders.discord_errors import classify
+from bot.domain.listing import Listing
+from db.repositories.accounts import GuildRepository
+
+FALLBACK_NOTE = (
+    "I couldn't DM you (your DMs are closed to me), so your alert is here instead. "
+    "Allow DMs from this server's members to get alerts privately."
+)
+
+
+class DiscordChannelSender:
+    def __init__(self, client: discord.Client, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.client = client
+        self.sessions = sessions
+
+    async def _alert_channel_id(self, guild_id: int | None) -> int:
+        if guild_id is None:
+            raise SendError("the alert was created outside a server", permanent=True)
+        async with self.sessions() as session:
+            settings = await GuildRepository(session).get(guild_id)
+        if settings is None or settings.alert_channel_id is None:
+            raise SendError("the server has no alert channel set", permanent=True)
+        return settings.alert_channel_id
+
+    async def send(self, alert: OutgoingAlert) -> int | None:
+        channel_id = await self._alert_channel_id(alert.guild_id)
+        name = discord.utils.escape_markdown(alert.rule.name)
+        content = f"<@{alert.user_id}> new match for your alert **{name}**"
+        if alert.is_fallback:
+            content += f"\n-# {FALLBACK_NOTE}"
+        try:
+            message = await self.client.get_partial_messageable(channel_id).send(
+                content=content,
+                embed=alert_embed(
+                    alert.listing, AlertContext(alert.rule, alert.distance_mi, alert.listing.url)
+                ),
+                view=alert_buttons(alert.rule.id, alert.listing.id),
+                nonce=alert.nonce,
+                allowed_mentions=only_owner_pings(alert.user_id),
+            )
+        except Exception as exc:
+            raise classify(exc) from exc
+        return message.id
+
+
+class DiscordMarketplacePublisher:
+    """Posts a /sell listing in the server's marketplace channel; returns the post's URL."""
+
+    def __init__(self, client: discord.Client, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.client = client
+        self.sessions = sessions
+
+    async def publish(self, listing: Listing) -> tuple[int, int, str] | None:
+        if listing.guild_id is None:
+            return None
+        async with self.sessions() as session:
+            settings = await GuildRepository(session).get(listing.guild_id)
+        if settings is None or settings.marketplace_channel_id is None:
+            return None
+        channel_id = settings.marketplace_channel_id
+        message = await self.client.get_partial_messageable(channel_id).send(
+            content=f"New listing from <@{listing.seller_id}>" if listing.seller_id else None,
+            embed=listing_embed(listing),
+            nonce=f"dsl{listing.id}",
+            allowed_mentions=NO_PINGS,
+        )
+        url = f"https://discord.com/channels/{listing.guild_id}/{channel_id}/{message.id}"
+        return channel_id, message.id, url

@@ -1,0 +1,47 @@
+"""Alerts by direct message. The DM channel id is remembered per user, so a background send
+needs no member cache (``Intents.default()`` has none) and one fewer request."""
+
+from __future__ import annotations
+
+import discord
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.delivery.render import NO_PINGS, AlertContext, alert_buttons, alert_embed
+from bot.delivery.senders.base import OutgoingAlert
+from bot.delivery.senders.discord_errors import classify
+from db.repositories.accounts import UserRepository
+
+
+class DiscordDMSender:
+    def __init__(self, client: discord.Client, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.client = client
+        self.sessions = sessions
+
+    async def _dm_channel_id(self, user_id: int) -> int:
+        async with self.sessions() as session:
+            user = await UserRepository(session).get(user_id)
+            if user is not None and user.dm_channel_id:
+                return user.dm_channel_id
+        channel = await self.client.create_dm(discord.Object(id=user_id))
+        async with self.sessions.begin() as session:
+            await UserRepository(session).set_dm_channel(user_id, channel.id)
+        return channel.id
+
+    async def send(self, alert: OutgoingAlert) -> int | None:
+        try:
+            channel_id = await self._dm_channel_id(alert.user_id)
+            channel = self.client.get_partial_messageable(
+                channel_id, type=discord.ChannelType.private
+            )
+            message = await channel.send(
+                content=f"New match for your alert **{discord.utils.escape_markdown(alert.rule.name)}**",
+                embed=alert_embed(
+                    alert.listing, AlertContext(alert.rule, alert.distance_mi, alert.listing.url)
+                ),
+                view=alert_buttons(alert.rule.id, alert.listing.id),
+                nonce=alert.nonce,
+                allowed_mentions=NO_PINGS,
+            )
+        except Exception as exc:
+            raise classify(exc) from exc
+        return message.id

@@ -1,0 +1,186 @@
+"""Listings from the community (/sell) and the one path every listing takes into the system:
+validate, score, store, match, enqueue. Storing the listing and its outbox rows happens in one
+transaction, so a crash can never leave a stored listing whose matches were lost."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.delivery.outbox import Wakeup, plan_alerts
+from bot.domain.listing import Condition, Listing, parse_money
+from bot.domain.matching import RuleIndex
+from bot.domain.rule import GeocodeFn
+from bot.domain.scoring import deal_score
+from bot.domain.text import normalise_category
+from bot.errors import UserFacingError
+from db.models import utcnow
+from db.repositories.listings import ListingRepository
+from db.repositories.outbox import OutboxRepository
+from db.repositories.rules import RuleRepository
+
+log = logging.getLogger(__name__)
+
+MAX_TITLE = 200
+MAX_DESCRIPTION = 4000
+MIN_TITLE = 3
+PUBLISH_GRACE = timedelta(seconds=10)
+"""Alerts wait this long for the marketplace post (so they can link to it), then go anyway."""
+
+
+@dataclass(frozen=True, slots=True)
+class SellInput:
+    title: str
+    price: str
+    condition: str | None = None
+    category: str | None = None
+    location: str | None = None
+    description: str | None = None
+    photo_url: str | None = None
+    photo_content_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    listing: Listing
+    matched_rules: int
+    alerts_queued: int
+
+
+class MarketplacePublisher(Protocol):
+    async def publish(self, listing: Listing) -> tuple[int, int, str] | None: ...
+
+
+class ListingService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        index: RuleIndex,
+        geocode: GeocodeFn,
+        wakeup: Wakeup,
+        *,
+        min_comparables: int = 5,
+        publisher: MarketplacePublisher | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.index = index
+        self.geocode = geocode
+        self.wakeup = wakeup
+        self.min_comparables = min_comparables
+        self.publisher = publisher
+
+    def validate_sell(
+        self, data: SellInput, *, seller_id: int, seller_name: str, guild_id: int | None
+    ) -> Listing:
+        """Check every /sell field; the error names the field to fix."""
+        title = " ".join((data.title or "").split())
+        if len(title) < MIN_TITLE:
+            raise UserFacingError(f"at least {MIN_TITLE} characters", field="title")
+        if len(title) > MAX_TITLE:
+            raise UserFacingError(f"at most {MAX_TITLE} characters", field="title")
+        try:
+            price = parse_money(data.price)
+        except ValueError as exc:
+            raise UserFacingError(str(exc), field="price") from None
+        if price is None:
+            raise UserFacingError("give a price, e.g. 299.99", field="price")
+        try:
+            condition = Condition.parse(data.condition)
+        except ValueError:
+            raise UserFacingError("choose one of the listed conditions", field="condition") from None
+        category = " ".join((data.category or "").split()) or None
+        if category is not None and (len(category) > 100 or not normalise_category(category)):
+            raise UserFacingError("not a category", field="category")
+        location = (data.location or "").strip() or None
+        point = None
+        if location is not None:
+            point = self.geocode(location)
+            if point is None:
+                raise UserFacingError(
+                    f"{location[:40]!r} is not a known US ZIP code or \"City, ST\"",
+                    field="location",
+                )
+        description = (data.description or "").strip()
+        if len(description) > MAX_DESCRIPTION:
+            raise UserFacingError(f"at most {MAX_DESCRIPTION} characters", field="description")
+        if data.photo_url is not None and not (data.photo_content_type or "").startswith("image/"):
+            raise UserFacingError("attach an image (PNG, JPEG, GIF or WebP)", field="photo")
+        return Listing(
+            id=0,
+            title=title,
+            price=price,
+            description=description,
+            category=category,
+            condition=condition,
+            location_text=location,
+            point=point,
+            seller_id=seller_id,
+            seller_name=seller_name[:100],
+            guild_id=guild_id,
+            image_url=data.photo_url,
+            source="community",
+        )
+
+    async def sell(
+        self, data: SellInput, *, seller_id: int, seller_name: str, guild_id: int | None
+    ) -> IngestResult:
+        """/sell: store and match the listing, post it in the marketplace channel, then release
+        its alerts (which link to that post)."""
+        listing = self.validate_sell(data, seller_id=seller_id, seller_name=seller_name, guild_id=guild_id)
+        publishing = self.publisher is not None and guild_id is not None
+        result = await self.ingest(listing, hold=PUBLISH_GRACE if publishing else None)
+        if publishing:
+            result = replace(result, listing=await self._publish(result.listing))
+            await self._release(result.listing.id)
+        return result
+
+    async def ingest(
+        self, listing: Listing, *, hold: timedelta | None = None, external_id: str | None = None
+    ) -> IngestResult:
+        """Score, store and match a listing; queue its alerts in the same transaction."""
+        async with self.sessions.begin() as session:
+            listings = ListingRepository(session)
+            comparables = await listings.comparable_prices(listing.category, listing.currency)
+            score = deal_score(listing.price, comparables, min_comparables=self.min_comparables)
+            stored = await listings.add(replace(listing, deal_score=score), external_id=external_id)
+            rule_ids = self.index.match(stored)
+            rules = await RuleRepository(session).get_many(rule_ids)
+            # The DB is the truth: a rule paused or deleted a moment ago must not alert.
+            live = [r for r in rules if r.active]
+            alerts = plan_alerts(stored, live)
+            outbox = OutboxRepository(session)
+            queued = await outbox.enqueue(alerts)
+            if hold is not None and queued:
+                await outbox.reschedule_listing(stored.id, utcnow() + hold)
+        if queued and hold is None:
+            self.wakeup.set()
+        log.info("listing %s matched %s rules, %s alerts queued", stored.id, len(live), queued)
+        return IngestResult(stored, len(live), queued)
+
+    async def _publish(self, listing: Listing) -> Listing:
+        assert self.publisher is not None
+        try:
+            posted = await self.publisher.publish(listing)
+        except Exception:
+            log.exception("could not post listing %s in the marketplace channel", listing.id)
+            return listing
+        if posted is None:
+            return listing
+        channel_id, message_id, url = posted
+        async with self.sessions.begin() as session:
+            await ListingRepository(session).set_post(listing.id, channel_id, message_id, url)
+        return replace(listing, url=url)
+
+    async def _release(self, listing_id: int) -> None:
+        async with self.sessions.begin() as session:
+            await OutboxRepository(session).reschedule_listing(listing_id, utcnow())
+        self.wakeup.set()
+
+    async def categories(self, current: str) -> list[str]:
+        async with self.sessions() as session:
+            return await ListingRepository(session).known_categories(current)
+

@@ -1,0 +1,137 @@
+"""Listing storage and the queries the score and /alert test need."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.listing import Condition, GeoPoint, Listing, from_cents, to_cents
+from bot.domain.text import category_prefixes
+from db.models import ListingRow, PriceHistory
+
+
+def category_key(category: str | None) -> str | None:
+    """The top-level category key, used to find comparable listings quickly."""
+    prefixes = category_prefixes(category or "")
+    return prefixes[0] if prefixes else None
+
+
+def to_listing(row: ListingRow) -> Listing:
+    return Listing(
+        id=row.id,
+        title=row.title,
+        price=None if row.price_cents is None else from_cents(row.price_cents),
+        currency=row.currency,
+        description=row.description or "",
+        category=row.category,
+        condition=None if row.condition is None else Condition(row.condition),
+        location_text=row.location_text,
+        point=None if row.lat is None or row.lon is None else GeoPoint(row.lat, row.lon),
+        deal_score=row.deal_score,
+        seller_id=row.seller_id,
+        seller_name=row.seller_name,
+        guild_id=row.guild_id,
+        url=row.url,
+        image_url=row.image_url,
+        source=row.source,
+        created_at=row.created_at,
+    )
+
+
+class ListingRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, listing: Listing, *, external_id: str | None = None) -> Listing:
+        """Store a new listing and its first price point; returns it with its id."""
+        row = ListingRow(
+            source=listing.source,
+            external_id=external_id,
+            guild_id=listing.guild_id,
+            seller_id=listing.seller_id,
+            seller_name=listing.seller_name,
+            title=listing.title,
+            description=listing.description,
+            price_cents=None if listing.price is None else to_cents(listing.price),
+            currency=listing.currency,
+            category=listing.category,
+            category_key=category_key(listing.category),
+            condition=None if listing.condition is None else int(listing.condition),
+            location_text=listing.location_text,
+            lat=listing.point.lat if listing.point else None,
+            lon=listing.point.lon if listing.point else None,
+            deal_score=listing.deal_score,
+            image_url=listing.image_url,
+            url=listing.url,
+            created_at=listing.created_at,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        self.session.add(
+            PriceHistory(listing_id=row.id, price_cents=row.price_cents, currency=row.currency)
+        )
+        return to_listing(row)
+
+    async def get(self, listing_id: int) -> Listing | None:
+        row = await self.session.get(ListingRow, listing_id)
+        return None if row is None else to_listing(row)
+
+    async def get_row(self, listing_id: int) -> ListingRow | None:
+        return await self.session.get(ListingRow, listing_id)
+
+    async def set_post(self, listing_id: int, channel_id: int, message_id: int, url: str) -> None:
+        row = await self.session.get(ListingRow, listing_id)
+        if row is not None:
+            row.channel_id, row.message_id, row.url = channel_id, message_id, url
+
+    async def comparable_prices(
+        self, category: str | None, currency: str, *, limit: int = 200
+    ) -> list[Decimal]:
+        """Prices of the most recent active listings in the same top-level category."""
+        key = category_key(category)
+        if key is None:
+            return []
+        rows = await self.session.scalars(
+            select(ListingRow.price_cents)
+            .where(
+                ListingRow.category_key == key,
+                ListingRow.currency == currency,
+                ListingRow.price_cents.is_not(None),
+                ListingRow.status == "active",
+            )
+            .order_by(ListingRow.created_at.desc())
+            .limit(limit)
+        )
+        return [from_cents(c) for c in rows if c is not None]
+
+    async def recent(self, limit: int = 200) -> list[Listing]:
+        rows = await self.session.scalars(
+            select(ListingRow)
+            .order_by(ListingRow.created_at.desc(), ListingRow.id.desc())
+            .limit(limit)
+        )
+        return [to_listing(r) for r in rows]
+
+    async def known_categories(self, prefix: str = "", limit: int = 25) -> list[str]:
+        stmt = select(ListingRow.category).where(ListingRow.category.is_not(None)).distinct()
+        if prefix:
+            stmt = stmt.where(func.lower(ListingRow.category).like(f"%{prefix.lower()}%"))
+        return [c for c in await self.session.scalars(stmt.limit(limit)) if c]
+
+    async def count(self, guild_id: int | None = None, since: datetime | None = None) -> int:
+        stmt = select(func.count()).select_from(ListingRow)
+        if guild_id is not None:
+            stmt = stmt.where(ListingRow.guild_id == guild_id)
+        if since is not None:
+            stmt = stmt.where(ListingRow.created_at >= since)
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def get_many(self, ids: Sequence[int]) -> list[Listing]:
+        if not ids:
+            return []
+        rows = await self.session.scalars(select(ListingRow).where(ListingRow.id.in_(list(ids))))
+        return [to_listing(r) for r in rows]

@@ -1,0 +1,180 @@
+"""The durable outbox: every matched alert is a row here before anything is sent.
+
+Rows move pending -> sending (claimed with a lease) -> sent | failed | suppressed. A dispatcher
+that crashes mid-send leaves its rows in ``sending``; when the lease expires another claim picks
+them up again and resends with the *same* nonce, which Discord dedupes (enforce_nonce), so a
+retry cannot post twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import OutboxRow, OutboxStatus, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlert:
+    dedupe_key: str
+    user_id: int
+    channel: str
+    nonce: str
+    guild_id: int | None = None
+    rule_id: int | None = None
+    listing_id: int | None = None
+    kind: str = "deal_alert"
+    fallback_of: int | None = None
+    status: str = OutboxStatus.pending
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxCounts:
+    pending: int = 0
+    sending: int = 0
+    sent: int = 0
+    failed: int = 0
+    suppressed: int = 0
+
+
+class OutboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def enqueue(self, alerts: Sequence[NewAlert]) -> int:
+        """Insert alerts, skipping any whose dedupe key exists. Returns how many were new."""
+        if not alerts:
+            return 0
+        values = [
+            {
+                "dedupe_key": a.dedupe_key,
+                "kind": a.kind,
+                "user_id": a.user_id,
+                "guild_id": a.guild_id,
+                "rule_id": a.rule_id,
+                "listing_id": a.listing_id,
+                "channel": a.channel,
+                "nonce": a.nonce,
+                "fallback_of": a.fallback_of,
+                "status": a.status,
+                "reason": a.reason,
+                "attempts": 0,
+                "next_attempt_at": utcnow(),
+                "created_at": utcnow(),
+                "updated_at": utcnow(),
+            }
+            for a in alerts
+        ]
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = (
+            insert(OutboxRow).values(values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        )
+        result = await self.session.execute(stmt)
+        return max(0, int(getattr(result, "rowcount", 0) or 0))
+
+    async def claim_due(self, *, now: datetime, limit: int, lease: timedelta) -> list[OutboxRow]:
+        """Claim up to ``limit`` due rows (pending and due, or sending with an expired lease)."""
+        due = or_(
+            and_(OutboxRow.status == OutboxStatus.pending, OutboxRow.next_attempt_at <= now),
+            and_(OutboxRow.status == OutboxStatus.sending, OutboxRow.claimed_until < now),
+        )
+        stmt = select(OutboxRow.id).where(due).order_by(OutboxRow.id).limit(limit)
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        ids = list(await self.session.scalars(stmt))
+        if not ids:
+            return []
+        await self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(ids), due)
+            .values(status=OutboxStatus.sending, claimed_until=now + lease, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        rows = await self.session.scalars(
+            select(OutboxRow)
+            .where(OutboxRow.id.in_(ids), OutboxRow.status == OutboxStatus.sending)
+            .order_by(OutboxRow.id)
+            .execution_options(populate_existing=True)
+        )
+        return list(rows)
+
+    async def _finish(self, row_id: int, **values: object) -> None:
+        await self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == row_id)
+            .values(updated_at=utcnow(), claimed_until=None, **values)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def mark_sent(self, row_id: int, message_id: int | None) -> None:
+        await self._finish(
+            row_id, status=OutboxStatus.sent, message_id=message_id, sent_at=utcnow(), reason=None
+        )
+
+    async def mark_retry(self, row_id: int, attempts: int, at: datetime, reason: str) -> None:
+        await self._finish(
+            row_id,
+            status=OutboxStatus.pending,
+            attempts=attempts,
+            next_attempt_at=at,
+            reason=reason,
+        )
+
+    async def mark_failed(self, row_id: int, attempts: int, reason: str) -> None:
+        await self._finish(row_id, status=OutboxStatus.failed, attempts=attempts, reason=reason)
+
+    async def mark_suppressed(self, row_id: int, reason: str) -> None:
+        await self._finish(row_id, status=OutboxStatus.suppressed, reason=reason)
+
+    async def reschedule_listing(self, listing_id: int, at: datetime) -> None:
+        """Move a listing's pending alerts to ``at`` (hold them for, or release them after, the
+        marketplace post they link to)."""
+        await self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.listing_id == listing_id, OutboxRow.status == OutboxStatus.pending)
+            .values(next_attempt_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def counts(self, guild_id: int | None = None) -> OutboxCounts:
+        stmt = select(OutboxRow.status, func.count()).group_by(OutboxRow.status)
+        if guild_id is not None:
+            stmt = stmt.where(OutboxRow.guild_id == guild_id)
+        found = {status: int(n) for status, n in (await self.session.execute(stmt)).all()}
+        return OutboxCounts(**{s.value: found.get(s.value, 0) for s in OutboxStatus})
+
+    async def failure_reasons(
+        self, guild_id: int | None = None, limit: int = 5
+    ) -> list[tuple[str, int]]:
+        stmt = (
+            select(OutboxRow.reason, func.count())
+            .where(OutboxRow.status == OutboxStatus.failed)
+            .group_by(OutboxRow.reason)
+            .order_by(func.count().desc())
+            .limit(limit)
+        )
+        if guild_id is not None:
+            stmt = stmt.where(OutboxRow.guild_id == guild_id)
+        return [(r or "unknown", int(n)) for r, n in (await self.session.execute(stmt)).all()]
+
+    async def next_due_at(self) -> datetime | None:
+        """When the next pending row becomes due (lets the dispatcher sleep exactly that long)."""
+        return await self.session.scalar(
+            select(func.min(OutboxRow.next_attempt_at)).where(
+                OutboxRow.status == OutboxStatus.pending
+            )
+        )
+
+    async def for_listing(self, listing_id: int) -> list[OutboxRow]:
+        rows = await self.session.scalars(
+            select(OutboxRow).where(OutboxRow.listing_id == listing_id).order_by(OutboxRow.id)
+        )
+        return list(rows)
