@@ -5,9 +5,9 @@ Every field is documented in ``.env.example``; a test keeps the two in step.
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
 from typing import Annotated
 
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./dealscout.db"
@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     dev_guild_id: int | None = Field(
         default=None, description="sync-commands copies global commands to this guild"
     )
-    owner_ids: Annotated[list[int], NoDecode] = Field(default_factory=list, description="Extra bot owners")
+    owner_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="Extra bot owners"
+    )
 
     database_url: str = DEFAULT_DATABASE_URL
     database_echo: bool = False

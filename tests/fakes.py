@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from bot.delivery.senders.base import OutgoingAlert, SendError
+from bot.delivery.senders.base import OutgoingAlert
 
 
 class SimulatedCrash(BaseException):

@@ -111,7 +111,9 @@ class Dispatcher:
         """Deliver one claimed row and record exactly one outcome for it."""
         async with self.sessions() as session:
             rule = await RuleRepository(session).get(row.rule_id) if row.rule_id else None
-            listing = await ListingRepository(session).get(row.listing_id) if row.listing_id else None
+            listing = (
+                await ListingRepository(session).get(row.listing_id) if row.listing_id else None
+            )
             user = await UserRepository(session).get(row.user_id)
             not_wanted = bool(row.listing_id) and await FeedbackRepository(session).has(
                 row.user_id, row.listing_id or 0, NOT_INTERESTED
@@ -169,7 +171,9 @@ class Dispatcher:
     async def _failed(self, row: OutboxRow, rule: Rule, exc: SendError) -> None:
         attempts = row.attempts + 1
         if exc.permanent or attempts >= self.settings.max_attempts:
-            reason = exc.reason if exc.permanent else f"gave up after {attempts} tries: {exc.reason}"
+            reason = (
+                exc.reason if exc.permanent else f"gave up after {attempts} tries: {exc.reason}"
+            )
             async with self.sessions.begin() as session:
                 await OutboxRepository(session).mark_failed(row.id, attempts, reason)
                 if exc.unreachable and row.channel == Channel.dm:
@@ -177,7 +181,11 @@ class Dispatcher:
             self.wakeup.set()
             log.info("outbox row %s failed: %s", row.id, reason)
             return
-        delay = exc.retry_after if exc.retry_after else backoff_seconds(attempts, self.settings, self.rnd)
+        delay = (
+            exc.retry_after
+            if exc.retry_after
+            else backoff_seconds(attempts, self.settings, self.rnd)
+        )
         at = self.clock() + timedelta(seconds=delay)
         await self._record(lambda repo: repo.mark_retry(row.id, attempts, at, exc.reason))
         log.info("outbox row %s retry %s in %.1fs: %s", row.id, attempts, delay, exc.reason)

@@ -8,8 +8,9 @@ enqueue of the same match (a retried ingest, a re-match after an edit) a no-op.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from bot.domain.listing import Listing
 from bot.domain.rule import Rule
@@ -72,13 +73,8 @@ class Wakeup:
     def set(self) -> None:
         self._event.set()
 
-    async def wait(self, timeout: float) -> None:
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout)
-        except TimeoutError:
-            pass
+    async def wait(self, seconds: float) -> None:
+        """Return when woken, or after ``seconds``, whichever comes first."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), seconds)
         self._event.clear()
-
-
-def owners(rows: Sequence[NewAlert]) -> set[int]:
-    return {r.user_id for r in rows}

@@ -75,6 +75,6 @@ def normalise_category(category: str) -> tuple[str, ...]:
 
 
 def category_prefixes(category: str) -> list[str]:
-    """Every whole-segment prefix of a category, as lookup keys ("furniture", "furniture/gaming")."""
+    """Every whole-segment prefix of a category as lookup keys: "furniture", "furniture/gaming"."""
     segments = normalise_category(category)
     return ["/".join(segments[: i + 1]) for i in range(len(segments))]

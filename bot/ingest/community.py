@@ -91,7 +91,9 @@ class ListingService:
         try:
             condition = Condition.parse(data.condition)
         except ValueError:
-            raise UserFacingError("choose one of the listed conditions", field="condition") from None
+            raise UserFacingError(
+                "choose one of the listed conditions", field="condition"
+            ) from None
         category = " ".join((data.category or "").split()) or None
         if category is not None and (len(category) > 100 or not normalise_category(category)):
             raise UserFacingError("not a category", field="category")
@@ -101,7 +103,7 @@ class ListingService:
             point = self.geocode(location)
             if point is None:
                 raise UserFacingError(
-                    f"{location[:40]!r} is not a known US ZIP code or \"City, ST\"",
+                    f'{location[:40]!r} is not a known US ZIP code or "City, ST"',
                     field="location",
                 )
         description = (data.description or "").strip()
@@ -130,7 +132,9 @@ class ListingService:
     ) -> IngestResult:
         """/sell: store and match the listing, post it in the marketplace channel, then release
         its alerts (which link to that post)."""
-        listing = self.validate_sell(data, seller_id=seller_id, seller_name=seller_name, guild_id=guild_id)
+        listing = self.validate_sell(
+            data, seller_id=seller_id, seller_name=seller_name, guild_id=guild_id
+        )
         publishing = self.publisher is not None and guild_id is not None
         result = await self.ingest(listing, hold=PUBLISH_GRACE if publishing else None)
         if publishing:
@@ -183,4 +187,3 @@ class ListingService:
     async def categories(self, current: str) -> list[str]:
         async with self.sessions() as session:
             return await ListingRepository(session).known_categories(current)
-

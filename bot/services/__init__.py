@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.delivery.dispatcher import DispatchSettings, Dispatcher
+from bot.delivery.dispatcher import Dispatcher, DispatchSettings
 from bot.delivery.outbox import Wakeup
 from bot.delivery.senders.base import Sender
 from bot.domain.matching import RuleIndex

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.listing import Listing
 from bot.domain.matching import Check, RuleIndex, explain
-from bot.domain.rule import Channel, GeocodeFn, Rule, RuleInput, RuleValidationError, apply_input
+from bot.domain.rule import GeocodeFn, Rule, RuleInput, RuleValidationError, apply_input
 from bot.errors import NotFoundError, UserFacingError
 from db.repositories.accounts import UserRepository
 from db.repositories.listings import ListingRepository
@@ -121,13 +121,13 @@ class RuleService:
             self.index.remove(rule_id)
         return deleted
 
-    async def list(self, user_id: int) -> list[Rule]:
-        async with self.sessions() as session:
-            return await RuleRepository(session).list_for_user(user_id)
-
     async def autocomplete(self, user_id: int, current: str) -> list[Rule]:
         async with self.sessions() as session:
             return await RuleRepository(session).search_names(user_id, current)
+
+    async def list(self, user_id: int) -> list[Rule]:
+        async with self.sessions() as session:
+            return await RuleRepository(session).list_for_user(user_id)
 
     async def resolve(self, user_id: int, rule_ref: str) -> Rule:
         """Find the user's rule by name, or by the id autocomplete sends. Never another user's."""

@@ -42,7 +42,9 @@ class UserRepository:
         """Users with DMs closed; with ``guild_id``, only those who own alerts in that server."""
         stmt = select(func.count(func.distinct(User.id))).where(User.dms_closed.is_(True))
         if guild_id is not None:
-            stmt = stmt.join(RuleRow, RuleRow.user_id == User.id).where(RuleRow.guild_id == guild_id)
+            stmt = stmt.join(RuleRow, RuleRow.user_id == User.id).where(
+                RuleRow.guild_id == guild_id
+            )
         return int(await self.session.scalar(stmt) or 0)
 
 

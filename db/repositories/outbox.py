@@ -92,15 +92,22 @@ class OutboxRepository:
         ids = list(await self.session.scalars(stmt))
         if not ids:
             return []
-        await self.session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id.in_(ids), due)
-            .values(status=OutboxStatus.sending, claimed_until=now + lease, updated_at=now)
-            .execution_options(synchronize_session=False)
+        # RETURNING names exactly the rows *this* claim took: another dispatcher may have taken
+        # some of ``ids`` between our SELECT and UPDATE (SQLite reads outside the write lock).
+        claimed = list(
+            await self.session.scalars(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(ids), due)
+                .values(status=OutboxStatus.sending, claimed_until=now + lease, updated_at=now)
+                .returning(OutboxRow.id)
+                .execution_options(synchronize_session=False)
+            )
         )
+        if not claimed:
+            return []
         rows = await self.session.scalars(
             select(OutboxRow)
-            .where(OutboxRow.id.in_(ids), OutboxRow.status == OutboxStatus.sending)
+            .where(OutboxRow.id.in_(claimed))
             .order_by(OutboxRow.id)
             .execution_options(populate_existing=True)
         )

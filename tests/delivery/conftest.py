@@ -12,7 +12,9 @@ from tests.fakes import RecordingSender
 
 
 @pytest.fixture(params=BACKENDS)
-async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[Services, dict[str, RecordingSender]]]:
+async def env(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[Services, dict[str, RecordingSender]]]:
     async with database_url(request.param, tmp_path) as url:
         senders = {"dm": RecordingSender("dm"), "channel": RecordingSender("channel")}
         settings = Settings(database_url=url, discord_token=None, _env_file=None)

@@ -33,8 +33,9 @@ class DiscordDMSender:
             channel = self.client.get_partial_messageable(
                 channel_id, type=discord.ChannelType.private
             )
+            rule_name = discord.utils.escape_markdown(alert.rule.name)
             message = await channel.send(
-                content=f"New match for your alert **{discord.utils.escape_markdown(alert.rule.name)}**",
+                content=f"New match for your alert **{rule_name}**",
                 embed=alert_embed(
                     alert.listing, AlertContext(alert.rule, alert.distance_mi, alert.listing.url)
                 ),
