@@ -28,6 +28,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 Id = BigInteger().with_variant(Integer(), "sqlite")
+MAX_ID = (1 << 63) - 1
+"""Largest id any column can hold; ids from outside (button custom ids) are checked against it."""
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

@@ -249,3 +249,7 @@ def check_rule(rule: Rule) -> None:
         raise RuleValidationError("radius", "a location needs a radius in miles")
     if not rule.channels:
         raise RuleValidationError("channels", "name at least one of: dm, channel")
+    if Channel.channel in rule.channels and rule.guild_id is None:
+        raise RuleValidationError(
+            "channels", "server-channel alerts need a rule created in a server; use dm here"
+        )

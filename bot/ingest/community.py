@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.outbox import Wakeup, plan_alerts
 from bot.domain.listing import Condition, Listing, parse_money
-from bot.domain.matching import RuleIndex
+from bot.domain.matching import RuleIndex, matches
 from bot.domain.rule import GeocodeFn
 from bot.domain.scoring import deal_score
 from bot.domain.text import normalise_category
@@ -153,8 +153,9 @@ class ListingService:
             stored = await listings.add(replace(listing, deal_score=score), external_id=external_id)
             rule_ids = self.index.match(stored)
             rules = await RuleRepository(session).get_many(rule_ids)
-            # The DB is the truth: a rule paused or deleted a moment ago must not alert.
-            live = [r for r in rules if r.active]
+            # The DB is the truth: re-check the stored rules, so an index that drifted from the
+            # database (another process edited a rule) can never alert on stale terms.
+            live = [r for r in rules if matches(r, stored)]
             alerts = plan_alerts(stored, live)
             outbox = OutboxRepository(session)
             queued = await outbox.enqueue(alerts)

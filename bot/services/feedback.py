@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.dispatcher import NOT_INTERESTED
 from bot.errors import NotFoundError
+from db.models import MAX_ID
 from db.repositories.accounts import FeedbackRepository
 from db.repositories.listings import ListingRepository
 
@@ -17,6 +18,8 @@ class FeedbackService:
 
     async def not_interested(self, user_id: int, listing_id: int) -> bool:
         """Record it; returns False when it was already recorded."""
+        if not 0 < listing_id <= MAX_ID:
+            raise NotFoundError("that listing no longer exists")
         async with self.sessions.begin() as session:
             if await ListingRepository(session).get(listing_id) is None:
                 raise NotFoundError("that listing no longer exists")

@@ -15,6 +15,7 @@ from bot.domain.listing import Listing
 from bot.domain.matching import Check, RuleIndex, explain
 from bot.domain.rule import GeocodeFn, Rule, RuleInput, RuleValidationError, apply_input
 from bot.errors import NotFoundError, UserFacingError
+from db.models import MAX_ID
 from db.repositories.accounts import UserRepository
 from db.repositories.listings import ListingRepository
 from db.repositories.rules import RuleRepository
@@ -100,6 +101,8 @@ class RuleService:
 
     async def set_active_by_id(self, user_id: int, rule_id: int, active: bool) -> Rule:
         """For the "Pause this alert" button: the id comes from a button the user owns."""
+        if not 0 < rule_id <= MAX_ID:
+            raise NotFoundError("that alert no longer exists")
         async with self.sessions() as session:
             rule = await RuleRepository(session).get_own(user_id, rule_id)
         if rule is None:

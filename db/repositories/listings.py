@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.listing import Condition, GeoPoint, Listing, from_cents, to_cents
 from bot.domain.text import category_prefixes
 from db.models import ListingRow, PriceHistory
+from db.repositories import LIKE_ESCAPE, contains_pattern
 
 
 def category_key(category: str | None) -> str | None:
@@ -119,7 +120,8 @@ class ListingRepository:
     async def known_categories(self, prefix: str = "", limit: int = 25) -> list[str]:
         stmt = select(ListingRow.category).where(ListingRow.category.is_not(None)).distinct()
         if prefix:
-            stmt = stmt.where(func.lower(ListingRow.category).like(f"%{prefix.lower()}%"))
+            pattern = contains_pattern(prefix.lower())
+            stmt = stmt.where(func.lower(ListingRow.category).like(pattern, escape=LIKE_ESCAPE))
         return [c for c in await self.session.scalars(stmt.limit(limit)) if c]
 
     async def count(self, guild_id: int | None = None, since: datetime | None = None) -> int:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.listing import Condition, GeoPoint, from_cents, to_cents
 from bot.domain.rule import Channel, Rule
 from db.models import RuleRow
+from db.repositories import LIKE_ESCAPE, contains_pattern
 
 
 def name_key(name: str) -> str:
@@ -121,8 +122,8 @@ class RuleRepository:
     async def search_names(self, user_id: int, prefix: str, limit: int = 25) -> list[Rule]:
         stmt = select(RuleRow).where(RuleRow.user_id == user_id)
         if prefix.strip():
-            pattern = "%" + name_key(prefix).replace("%", r"\%").replace("_", r"\_") + "%"
-            stmt = stmt.where(RuleRow.name_key.like(pattern, escape="\\"))
+            pattern = contains_pattern(name_key(prefix))
+            stmt = stmt.where(RuleRow.name_key.like(pattern, escape=LIKE_ESCAPE))
         rows = await self.session.scalars(stmt.order_by(RuleRow.name_key).limit(limit))
         return [to_rule(r) for r in rows]
 

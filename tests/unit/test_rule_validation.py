@@ -17,7 +17,7 @@ def geocode(text: str) -> GeoPoint | None:
 
 
 def make(**fields: object) -> Rule:
-    base = Rule(id=0, user_id=1, name="")
+    base = Rule(id=0, user_id=1, name="", guild_id=fields.pop("guild_id", 9))  # type: ignore[arg-type]
     data = RuleInput(**{"name": "My alert", **fields})  # type: ignore[arg-type]
     return apply_input(base, data, geocode=geocode)
 
@@ -71,6 +71,7 @@ def test_full_rule_is_parsed() -> None:
         ({"keywords": "chair", "condition": "mint"}, "condition"),
         ({"keywords": "chair", "channels": "sms"}, "channels"),
         ({"keywords": "chair", "channels": ""}, "channels"),
+        ({"keywords": "chair", "channels": "channel", "guild_id": None}, "channels"),
         ({"keywords": "chair", "name": "   "}, "name"),
         ({"keywords": "chair", "name": "n" * 81}, "name"),
         ({"keywords": "!!!"}, "keywords"),

@@ -1,0 +1,129 @@
+"""``/admin``: per-server settings and delivery health, for people who can manage the server.
+
+``default_permissions`` only hides the commands (server admins can override it in the
+integration settings), so every command also checks ``manage_guild`` when it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import PermissionDeniedError
+from cogs.ui.embeds import stats_embed
+from cogs.ui.replies import defer, respond
+
+if TYPE_CHECKING:
+    from bot.client import DealScoutBot
+
+Choice = app_commands.Choice
+T = TypeVar("T")
+
+SCOPES = [
+    Choice(name="guild (copy global commands to this server; instant)", value="guild"),
+    Choice(name="global (every server; can take a while)", value="global"),
+]
+
+
+def in_guild() -> Callable[[T], T]:
+    """Runtime guard: ``guild_only`` only tells Discord where to show the command."""
+
+    def predicate(interaction: discord.Interaction) -> bool:
+        if interaction.guild_id is None:
+            raise app_commands.NoPrivateMessage()
+        return True
+
+    return app_commands.check(predicate)
+
+
+manage_guild = app_commands.checks.has_permissions(manage_guild=True)
+
+
+class Admin(commands.Cog):
+    """Server settings for Deal Scout."""
+
+    admin = app_commands.Group(
+        name="admin",
+        description="Deal Scout settings for this server",
+        guild_only=True,
+        allowed_contexts=app_commands.AppCommandContext(guild=True),
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    def __init__(self, bot: DealScoutBot) -> None:
+        self.bot = bot
+
+    @admin.command(name="alert-channel", description="Where channel alerts are posted")
+    @app_commands.describe(channel="The channel for alerts; leave empty to stop channel alerts")
+    @manage_guild
+    @in_guild()
+    async def alert_channel(
+        self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
+    ) -> None:
+        assert interaction.guild_id is not None
+        await defer(interaction)
+        await self.bot.services.admin.set_alert_channel(
+            interaction.guild_id, None if channel is None else channel.id
+        )
+        if channel is None:
+            text = "Channel alerts are off for this server: no alert channel is set."
+        else:
+            text = f"✅ Channel alerts will be posted in {channel.mention}."
+        await respond(interaction, text)
+
+    @admin.command(name="marketplace-channel", description="Where /sell listings are posted")
+    @app_commands.describe(channel="The channel for listings; leave empty to stop posting them")
+    @manage_guild
+    @in_guild()
+    async def marketplace_channel(
+        self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
+    ) -> None:
+        assert interaction.guild_id is not None
+        await defer(interaction)
+        await self.bot.services.admin.set_marketplace_channel(
+            interaction.guild_id, None if channel is None else channel.id
+        )
+        if channel is None:
+            text = "Listings from /sell will not be posted in this server any more."
+        else:
+            text = f"✅ Listings from /sell will be posted in {channel.mention}."
+        await respond(interaction, text)
+
+    @admin.command(name="stats", description="Rules, listings and how alert delivery is doing")
+    @manage_guild
+    @in_guild()
+    async def stats(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        await defer(interaction)
+        stats = await self.bot.services.admin.stats(interaction.guild_id)
+        name = interaction.guild.name if interaction.guild is not None else None
+        await respond(interaction, embed=stats_embed(stats, name))
+
+    @admin.command(name="sync", description="Bot owner only: publish the slash commands")
+    @app_commands.describe(scope="guild (default): this server, instantly; global: every server")
+    @app_commands.choices(scope=SCOPES)
+    @in_guild()
+    async def sync(
+        self, interaction: discord.Interaction, scope: Choice[str] | None = None
+    ) -> None:
+        assert interaction.guild_id is not None
+        await defer(interaction)
+        if not await self.bot.is_owner(interaction.user):
+            raise PermissionDeniedError("only the bot's owner can sync commands")
+        tree = self.bot.tree
+        if scope is not None and scope.value == "global":
+            synced = await tree.sync()
+            where = "globally (Discord can take up to an hour to show them everywhere)"
+        else:
+            guild = discord.Object(id=interaction.guild_id)
+            tree.copy_global_to(guild=guild)
+            synced = await tree.sync(guild=guild)
+            where = "to this server"
+        await respond(interaction, f"✅ Synced {len(synced)} commands {where}.")
+
+
+async def setup(bot: DealScoutBot) -> None:
+    await bot.add_cog(Admin(bot))

@@ -1,0 +1,352 @@
+"""``/alert``: create and manage alert rules, and the buttons on every alert message.
+
+Thin: parse the options, call :class:`bot.services.rules.RuleService`, render the answer. The
+service validates everything and names the field at fault; errors reach the user through the
+single handler in ``cogs/errors.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.delivery.render import (
+    NOT_INTERESTED_ID,
+    NOT_INTERESTED_PATTERN,
+    PAUSE_RULE_ID,
+    PAUSE_RULE_PATTERN,
+    clean,
+)
+from bot.domain.rule import RuleInput
+from bot.errors import UserFacingError
+from cogs.ui.confirm import ConfirmView
+from cogs.ui.embeds import rule_list_pages, rule_summary_embed, test_report_embed
+from cogs.ui.options import (
+    CHOICE_LIMIT,
+    CONDITIONS,
+    MAX_CHOICES,
+    category_autocomplete,
+    services_of,
+)
+from cogs.ui.paginator import Paginator
+from cogs.ui.replies import defer, respond, send_error
+
+if TYPE_CHECKING:
+    from bot.client import DealScoutBot
+
+log = logging.getLogger(__name__)
+
+Choice = app_commands.Choice
+
+EDIT_CONDITIONS: list[Choice[str]] = [*CONDITIONS, Choice(name="Any (clear)", value="any")]
+CHANNEL_CHOICES = ("dm", "channel", "dm,channel")
+DELETE_CONFIRM_TIMEOUT = 60.0
+
+DESCRIPTIONS: dict[str, str] = {
+    "name": "A short name for this alert (up to 80 characters)",
+    "keywords": 'Comma-separated words to look for; "quoted phrases" allowed: desk, "gaming chair"',
+    "exclude": "Comma-separated words that rule a listing out, e.g. broken, parts",
+    "min_price": "Lowest price, e.g. 50, $350 or 1,299.99",
+    "max_price": "Highest price, e.g. 350, $350 or 1,299.99",
+    "category": "Only listings in this category (subcategories included)",
+    "condition": "The worst condition you accept",
+    "location": 'Search around this US ZIP code or "City, ST" (needs a radius)',
+    "radius": "Miles around the location, 1 to 500",
+    "min_deal_score": "Only deals scoring at least this, 0 to 1 (0.6 = well under the usual price)",
+    "channels": "Where to alert you: dm, channel (this server's alert channel) or dm,channel",
+}
+EDIT_DESCRIPTIONS: dict[str, str] = {
+    "rule": "The alert to change",
+    "name": "A new name for the alert",
+    "keywords": 'Comma-separated words; "quoted phrases" allowed; type none to clear',
+    "exclude": "Comma-separated words that rule a listing out; type none to clear",
+    "min_price": "Lowest price, e.g. $350 or 1,299.99; type none to clear",
+    "max_price": "Highest price, e.g. $350 or 1,299.99; type none to clear",
+    "category": "Only listings in this category; type none to clear",
+    "condition": "The worst condition you accept (Any clears it)",
+    "location": 'US ZIP code or "City, ST"; type none to clear (also clears the radius)',
+    "radius": "Miles around the location, 1 to 500",
+    "min_deal_score": "Minimum deal score, 0 to 1 (0 clears it)",
+    "channels": "Where to alert you: dm, channel or dm,channel",
+}
+RULE_DESCRIPTION = "One of your alerts"
+
+
+async def rule_autocomplete(interaction: discord.Interaction, current: str) -> list[Choice[str]]:
+    """The caller's own alerts whose name contains what was typed (never anyone else's)."""
+    try:
+        rules = await services_of(interaction).rules.autocomplete(interaction.user.id, current)
+    except Exception:
+        log.exception("rule autocomplete failed")
+        return []
+    choices = []
+    for rule in rules[:MAX_CHOICES]:
+        label = rule.name if rule.active else f"{rule.name} (paused)"
+        choices.append(Choice(name=label[:CHOICE_LIMIT], value=rule.name[:CHOICE_LIMIT]))
+    return choices
+
+
+async def channels_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[Choice[str]]:
+    typed = current.strip().casefold()
+    offered = CHANNEL_CHOICES if interaction.guild_id is not None else ("dm",)
+    return [Choice(name=c, value=c) for c in offered if typed in c]
+
+
+def _choice(value: Choice[str] | None) -> str | None:
+    return None if value is None else value.value
+
+
+class Alerts(commands.Cog):
+    """Deal alerts: tell Deal Scout what you want, and it tells you when it is listed."""
+
+    alert = app_commands.Group(name="alert", description="Create and manage your deal alerts")
+
+    def __init__(self, bot: DealScoutBot) -> None:
+        self.bot = bot
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(PauseAlertButton, NotInterestedButton)
+
+    @alert.command(name="create", description="Create an alert for new listings that match")
+    @app_commands.describe(**DESCRIPTIONS)
+    @app_commands.choices(condition=CONDITIONS)
+    @app_commands.autocomplete(category=category_autocomplete, channels=channels_autocomplete)
+    async def create(
+        self,
+        interaction: discord.Interaction,
+        name: app_commands.Range[str, 1, 80],
+        keywords: str | None = None,
+        exclude: str | None = None,
+        min_price: str | None = None,
+        max_price: str | None = None,
+        category: str | None = None,
+        condition: Choice[str] | None = None,
+        location: str | None = None,
+        radius: app_commands.Range[float, 1, 500] | None = None,
+        min_deal_score: app_commands.Range[float, 0, 1] | None = None,
+        channels: str | None = None,
+    ) -> None:
+        await defer(interaction)
+        data = RuleInput(
+            name=name,
+            keywords=keywords,
+            exclude=exclude,
+            min_price=min_price,
+            max_price=max_price,
+            category=category,
+            condition=_choice(condition),
+            location=location,
+            radius=radius,
+            min_deal_score=min_deal_score,
+            channels=channels,
+        )
+        rule = await self.bot.services.rules.create(interaction.user.id, interaction.guild_id, data)
+        await respond(
+            interaction,
+            embed=rule_summary_embed(rule, heading="✅ Alert created. Test it with `/alert test`."),
+        )
+
+    @alert.command(name="list", description="List your alerts")
+    async def list_rules(self, interaction: discord.Interaction) -> None:
+        await defer(interaction)
+        rules = await self.bot.services.rules.list(interaction.user.id)
+        if not rules:
+            await respond(interaction, "You have no alerts yet. Create one with `/alert create`.")
+            return
+        await Paginator(interaction.user.id, rule_list_pages(rules)).start(interaction)
+
+    @alert.command(name="show", description="Show everything about one of your alerts")
+    @app_commands.describe(rule=RULE_DESCRIPTION)
+    @app_commands.autocomplete(rule=rule_autocomplete)
+    async def show(self, interaction: discord.Interaction, rule: str) -> None:
+        await defer(interaction)
+        found = await self.bot.services.rules.resolve(interaction.user.id, rule)
+        await respond(interaction, embed=rule_summary_embed(found))
+
+    @alert.command(name="edit", description="Change one of your alerts (give only what changes)")
+    @app_commands.describe(**EDIT_DESCRIPTIONS)
+    @app_commands.choices(condition=EDIT_CONDITIONS)
+    @app_commands.autocomplete(
+        rule=rule_autocomplete, category=category_autocomplete, channels=channels_autocomplete
+    )
+    async def edit(
+        self,
+        interaction: discord.Interaction,
+        rule: str,
+        name: app_commands.Range[str, 1, 80] | None = None,
+        keywords: str | None = None,
+        exclude: str | None = None,
+        min_price: str | None = None,
+        max_price: str | None = None,
+        category: str | None = None,
+        condition: Choice[str] | None = None,
+        location: str | None = None,
+        radius: app_commands.Range[float, 1, 500] | None = None,
+        min_deal_score: app_commands.Range[float, 0, 1] | None = None,
+        channels: str | None = None,
+    ) -> None:
+        data = RuleInput(
+            name=name,
+            keywords=keywords,
+            exclude=exclude,
+            min_price=min_price,
+            max_price=max_price,
+            category=category,
+            condition=_choice(condition),
+            location=location,
+            radius=radius,
+            min_deal_score=min_deal_score,
+            channels=channels,
+        )
+        if data == RuleInput():
+            raise UserFacingError("give at least one option to change")
+        await defer(interaction)
+        updated = await self.bot.services.rules.edit(interaction.user.id, rule, data)
+        await respond(interaction, embed=rule_summary_embed(updated, heading="✅ Alert updated."))
+
+    @alert.command(name="pause", description="Stop an alert for now (nothing is deleted)")
+    @app_commands.describe(rule=RULE_DESCRIPTION)
+    @app_commands.autocomplete(rule=rule_autocomplete)
+    async def pause(self, interaction: discord.Interaction, rule: str) -> None:
+        await defer(interaction)
+        paused = await self.bot.services.rules.set_active(interaction.user.id, rule, False)
+        await respond(
+            interaction,
+            f"⏸️ Paused **{clean(paused.name, 200)}**. Turn it back on with `/alert resume`.",
+        )
+
+    @alert.command(name="resume", description="Turn a paused alert back on")
+    @app_commands.describe(rule=RULE_DESCRIPTION)
+    @app_commands.autocomplete(rule=rule_autocomplete)
+    async def resume(self, interaction: discord.Interaction, rule: str) -> None:
+        await defer(interaction)
+        resumed = await self.bot.services.rules.set_active(interaction.user.id, rule, True)
+        await respond(interaction, f"▶️ Resumed **{clean(resumed.name, 200)}**.")
+
+    @alert.command(name="delete", description="Delete one of your alerts (asks first)")
+    @app_commands.describe(rule=RULE_DESCRIPTION)
+    @app_commands.autocomplete(rule=rule_autocomplete)
+    async def delete(self, interaction: discord.Interaction, rule: str) -> None:
+        await defer(interaction)
+        services = self.bot.services
+        user_id = interaction.user.id
+        target = await services.rules.resolve(user_id, rule)
+        name = clean(target.name, 200)
+
+        async def confirmed(click: discord.Interaction) -> None:
+            deleted = await services.rules.delete(user_id, target.id)
+            text = f"🗑️ Deleted **{name}**." if deleted else f"**{name}** was already deleted."
+            await click.response.edit_message(content=text, embed=None, view=None)
+
+        view = ConfirmView(
+            user_id,
+            on_confirm=confirmed,
+            confirm_label="Delete",
+            cancelled_text=f"Kept **{name}**; nothing was deleted.",
+            timed_out_text=f"No answer, so **{name}** was kept.",
+            timeout=DELETE_CONFIRM_TIMEOUT,
+        )
+        view.message = await respond(
+            interaction, f"Delete the alert **{name}**? This cannot be undone.", view=view
+        )
+
+    @alert.command(name="test", description="Try an alert on recent listings and see each check")
+    @app_commands.describe(rule=RULE_DESCRIPTION)
+    @app_commands.autocomplete(rule=rule_autocomplete)
+    async def test(self, interaction: discord.Interaction, rule: str) -> None:
+        await defer(interaction)
+        report = await self.bot.services.rules.test(interaction.user.id, rule)
+        await respond(interaction, embed=test_report_embed(report))
+
+
+class PauseAlertButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=PAUSE_RULE_PATTERN,
+):
+    """ "Pause this alert" on an alert message; survives restarts (the id is in the custom id).
+    The service checks ownership, so someone else's click finds nothing."""
+
+    def __init__(self, rule_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Pause this alert",
+                style=discord.ButtonStyle.secondary,
+                custom_id=PAUSE_RULE_ID.format(rule_id=rule_id),
+            )
+        )
+        self.rule_id = rule_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> PauseAlertButton:
+        return cls(int(match["rule_id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            rule = await services_of(interaction).rules.set_active_by_id(
+                interaction.user.id, self.rule_id, False
+            )
+            await respond(
+                interaction,
+                f"⏸️ Paused **{clean(rule.name, 200)}**. Turn it back on with `/alert resume`.",
+            )
+        except Exception as exc:
+            await send_error(interaction, exc)
+
+
+class NotInterestedButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=NOT_INTERESTED_PATTERN,
+):
+    """ "Not interested" on an alert message: remembered, and pending alerts for it are dropped."""
+
+    def __init__(self, listing_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Not interested",
+                style=discord.ButtonStyle.secondary,
+                custom_id=NOT_INTERESTED_ID.format(listing_id=listing_id),
+            )
+        )
+        self.listing_id = listing_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> NotInterestedButton:
+        return cls(int(match["listing_id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            added = await services_of(interaction).feedback.not_interested(
+                interaction.user.id, self.listing_id
+            )
+            text = (
+                "👍 Noted: you won't hear about this listing again."
+                if added
+                else "You already marked this listing as not interesting."
+            )
+            await respond(interaction, text)
+        except Exception as exc:
+            await send_error(interaction, exc)
+
+
+async def setup(bot: DealScoutBot) -> None:
+    await bot.add_cog(Alerts(bot))
+    bot.add_dynamic_items(PauseAlertButton, NotInterestedButton)
