@@ -32,6 +32,9 @@ def apply_endpoints(settings: Settings) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
+discord.VoiceClient.warn_nacl = False  # a text-only bot: no voice, no warning about it
+
+
 class DealScoutBot(commands.AutoShardedBot):
     services: Services
 
