@@ -51,7 +51,7 @@ class BotProcess:
     async def start(self) -> None:
         assert self.proc is None or self.proc.returncode is not None, "already running"
         self.starts += 1
-        log = open(self.log_path, "wb")  # noqa: SIM115 - closed when the process ends
+        log = open(self.log_path, "wb")  # noqa: SIM115 - the child keeps it; closed below
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot",
             env=self.env, cwd=self.workdir, stdout=log, stderr=log,
