@@ -18,11 +18,8 @@ DM_CREATE = "POST /users/@me/channels"
 MESSAGE_CREATE = "POST /channels/*/messages"
 
 
-async def eventually(check: Callable[[], bool], timeout: float = 20, what: str = "") -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.05)
-    assert check(), what
+async def eventually(world: World, check: Callable[[], bool], what: str) -> None:
+    await world.discord.state.wait_for(check, 20, what)
 
 
 async def buyers_want_chairs(world: World, buyers: list[User]) -> None:
@@ -87,7 +84,7 @@ async def test_sigkill_while_delivering_then_restart_delivers_each_alert_exactly
     await buyers_want_chairs(world, buyers)
     outage = world.discord.inject_500(DM_CREATE, count=10_000)
     await ok(world, world.guild.owner, "sell", title="Desk chair", price="40")
-    await eventually(lambda: outage.hits >= 1, what="the bot started delivering")
+    await eventually(world, lambda: outage.hits >= 1, "the bot started delivering")
     await world.bot.kill()
 
     world.discord.rest.limiter.faults.remove(outage)
@@ -109,17 +106,16 @@ async def test_sigkill_after_discord_accepted_the_message_does_not_post_twice(
     await buyers_want_chairs(world, buyers)
     limbo = world.discord.inject_500(MESSAGE_CREATE, count=10_000, commit_first=True)
     await ok(world, world.guild.owner, "sell", title="Arm chair", price="60")
-    await eventually(
-        lambda: all(world.discord.dms(b) for b in buyers), what="Discord stored every DM"
-    )
+    await eventually(world, lambda: all(world.discord.dms(b) for b in buyers), "every DM stored")
     await world.bot.kill()
 
     world.discord.rest.limiter.faults.remove(limbo)
     attempts_before = len(world.discord.requests_matching(MESSAGE_CREATE))
     await world.bot.start()
     await eventually(
+        world,
         lambda: len(world.discord.requests_matching(MESSAGE_CREATE)) >= attempts_before + 3,
-        what="the restarted bot resent the unconfirmed alerts",
+        "the restarted bot resent the unconfirmed alerts",
     )
     await asyncio.sleep(1)
     for buyer in buyers:

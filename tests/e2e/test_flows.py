@@ -41,13 +41,6 @@ async def quiet_for(world: World, users: list[User], seconds: float = 1.5) -> No
         assert world.discord.dms(user) == [], f"{user.username} got an alert it should not"
 
 
-def open_command_to_everyone(world: World, name: str) -> None:
-    """What a server admin does in Server Settings → Integrations: let every member use it."""
-    for command in world.discord.state.commands[world.guild.id].values():
-        if command["name"] == name:
-            command["default_member_permissions"] = None
-
-
 def listings_in(stats: InteractionResponse) -> int:
     fields = {f["name"]: f["value"] for f in stats.embeds[0]["fields"]}
     return int(fields["Listings"].replace(",", ""))
@@ -179,7 +172,7 @@ async def test_bad_input_gets_clear_ephemeral_errors_and_writes_nothing(world: W
     with pytest.raises(ClientWouldRefuse):
         await run(world, alice, "admin stats")
     # ...unless the server's integration settings open it to everyone: the bot checks again.
-    open_command_to_everyone(world, "admin")
+    world.discord.allow_everyone("admin")
     for command, options in (
         ("admin stats", {}),
         ("admin alert-channel", {"channel": world.channel_id("general")}),

@@ -65,7 +65,7 @@ class Captures:
         self.values[key] = value
         self._events.setdefault(key, asyncio.Event()).set()
 
-    async def get(self, key: str, timeout: float = 5.0) -> Any:  # noqa: ASYNC109
+    async def get(self, key: str, timeout: float = 5.0) -> Any:
         await asyncio.wait_for(self._events.setdefault(key, asyncio.Event()).wait(), timeout)
         return self.values[key]
 

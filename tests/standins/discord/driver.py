@@ -230,7 +230,7 @@ class DiscordStandin:
         return self.guild.channel(channel)
 
     # -- waiting ---------------------------------------------------------------------------------
-    async def wait_ready(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    async def wait_ready(self, timeout: float = 10.0) -> None:
         """Until every shard identified and received READY and its GUILD_CREATEs.
 
         discord.py fires ``on_ready`` ``guild_ready_timeout`` (2 s default) after the last
@@ -242,7 +242,7 @@ class DiscordStandin:
 
     async def wait_commands(
         self,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
         *,
         guild: Guild | None = _DEFAULT,
         names: Iterable[str] = (),
@@ -277,6 +277,14 @@ class DiscordStandin:
         self.state.bump()
         return list(table.values())
 
+    def allow_everyone(self, command: str, guild: Guild | None = _DEFAULT) -> None:
+        """What a server admin does in Server Settings → Integrations: let every member use
+        ``command`` whatever its ``default_member_permissions`` (the bot must check again)."""
+        target = self._guild_arg(guild)
+        for schema in self.state.commands.get(target.id if target else None, {}).values():
+            if schema["name"] == command:
+                schema["default_member_permissions"] = None
+
     # -- playing users ---------------------------------------------------------------------------
     def _guild_arg(self, guild: Guild | None) -> Guild | None:
         return self.guild if guild is _DEFAULT else guild
@@ -308,7 +316,7 @@ class DiscordStandin:
         *,
         guild: Guild | None = _DEFAULT,
         channel: Channel | int | str | None = None,
-        timeout: float = 3.0,  # noqa: ASYNC109
+        timeout: float = 3.0,
     ) -> list[dict[str, Any]]:
         """Type into ``focused`` (its current text is ``options[focused]``); returns the choices."""
         record = self.factory.command(
@@ -428,7 +436,7 @@ class DiscordStandin:
         self,
         user: User | int | str,
         count: int = 1,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
     ) -> list[StoredMessage]:
         who = self.user(user)
         return await self.state.wait_for(
@@ -451,7 +459,7 @@ class DiscordStandin:
         self,
         channel: Channel | int | str,
         count: int = 1,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
     ) -> list[StoredMessage]:
         ch = self._channel(channel)
         return await self.state.wait_for(

@@ -308,7 +308,7 @@ class InteractionRecord:
     def token_expired(self) -> bool:
         return self.state.clock.monotonic() - self.created_at > INTERACTION_TOKEN_TTL
 
-    async def response(self, timeout: float = 5.0) -> InteractionResponse:  # noqa: ASYNC109
+    async def response(self, timeout: float = 5.0) -> InteractionResponse:
         """The initial response as the user sees it.
 
         A deferred reply (type 5) resolves once the bot edits @original (or sends the
@@ -337,7 +337,7 @@ class InteractionRecord:
             what += " (deferred; waiting for edit of @original)"
         return await self.state.wait_for(ready, timeout, what)
 
-    async def wait_followups(self, count: int = 1, timeout: float = 5.0) -> list[StoredMessage]:  # noqa: ASYNC109
+    async def wait_followups(self, count: int = 1, timeout: float = 5.0) -> list[StoredMessage]:
         return await self.state.wait_for(
             lambda: list(self.followups) if len(self.followups) >= count else None,
             timeout,
@@ -435,7 +435,7 @@ class StandinState:
         event, self._changed = self._changed, asyncio.Event()
         event.set()
 
-    async def wait_for(self, predicate: Callable[[], T | None], timeout: float, what: str) -> T:  # noqa: ASYNC109
+    async def wait_for(self, predicate: Callable[[], T | None], timeout: float, what: str) -> T:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
