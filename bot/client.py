@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.delivery.senders.base import Sender
 from bot.delivery.senders.discord_channel import DiscordChannelSender, DiscordMarketplacePublisher
 from bot.delivery.senders.discord_dm import DiscordDMSender
+from bot.delivery.senders.pacing import OneAtATime
 from bot.ingest.community import MarketplacePublisher
 from bot.services import Services, build_services
 
@@ -52,11 +53,12 @@ class DealScoutBot(commands.AutoShardedBot):
     def make_senders(
         self, sessions: async_sessionmaker[AsyncSession]
     ) -> tuple[dict[str, Sender], MarketplacePublisher]:
+        pacing = OneAtATime()  # shared: DMs, alert and marketplace posts use the same buckets
         senders: dict[str, Sender] = {
-            "dm": DiscordDMSender(self, sessions),
-            "channel": DiscordChannelSender(self, sessions),
+            "dm": DiscordDMSender(self, sessions, pacing),
+            "channel": DiscordChannelSender(self, sessions, pacing),
         }
-        return senders, DiscordMarketplacePublisher(self, sessions)
+        return senders, DiscordMarketplacePublisher(self, sessions, pacing)
 
     async def setup_hook(self) -> None:
         self.services = await build_services(self.settings, self.make_senders)

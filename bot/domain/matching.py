@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import ClassVar, Final
+from typing import ClassVar, Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -530,7 +530,8 @@ def _signed64(value: int) -> int:
 
 
 def _shard(cell: int, cat: int) -> int:
-    """Sub-list of a hot key: (cell or any) x (one category or any)."""
+    """Sub-list of a hot key: (cell, any category) for located rules, (any cell, category or
+    any) for the others."""
     return ((cell + 1) << _SHARD_SHIFT) | cat
 
 
@@ -549,9 +550,11 @@ class _Bucket:
         self.dead = 0
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
-    """A rule encoded for the columns, plus what is needed to post and unpost it."""
+class _Row(NamedTuple):
+    """A rule encoded for the columns, plus what is needed to post and unpost it.
+
+    A named tuple rather than a frozen dataclass: bulk loads build a million of them.
+    """
 
     rule_id: int
     lo: int
@@ -580,9 +583,13 @@ class RuleIndex:
 
     Rules live in *slots*: a 32-byte row per rule (see the layout above) plus columns for id,
     min score and lat/lon/radius. The index keeps no ``Rule`` objects. Posting keys map to
-    :class:`_Bucket` lists of slots. A key held by many rules ("hot") is split into shards by
-    2-degree cell and by category, so a listing in Ohio under "Furniture" does not verify the
-    chair rules of Texas or of "Electronics". A slot is reused only once no list mentions it.
+    :class:`_Bucket` lists of slots. A key held by many rules ("hot") is split into shards:
+    located rules by the 2-degree cells their circle touches, the others by category. A listing
+    in Ohio under "Furniture" then reads the cell of Ohio and the shards of its own category
+    prefixes, and never verifies the chair rules of Texas or those filed under "Electronics".
+    A slot is reused only once no list mentions it.
+
+    Not thread-safe (one event loop owns it); ``match`` briefly marks a shared lookup table.
     """
 
     hot_threshold: ClassVar[int] = 512

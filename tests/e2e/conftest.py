@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +33,11 @@ class World:
         return self.guild.channel(name).id
 
 
-async def start_world(tmp_path: Path, **bot_env: str) -> AsyncIterator[World]:
-    async with DiscordStandin() as standin:
+@asynccontextmanager
+async def started_world(
+    tmp_path: Path, guild: Guild | None = None, **bot_env: str
+) -> AsyncIterator[World]:
+    async with DiscordStandin(guilds=[guild] if guild else None) as standin:
         env = {**standin.env(), "DISPATCH_LEASE_SECONDS": "3", **bot_env}
         bot = BotProcess(env, tmp_path)
         await bot.run_cli("sync-commands", "--guild", str(standin.guild.id))
@@ -49,5 +53,5 @@ async def start_world(tmp_path: Path, **bot_env: str) -> AsyncIterator[World]:
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    async for w in start_world(tmp_path):
+    async with started_world(tmp_path) as w:
         yield w

@@ -18,6 +18,7 @@ from bot.delivery.render import (
 )
 from bot.delivery.senders.base import OutgoingAlert, SendError
 from bot.delivery.senders.discord_errors import classify
+from bot.delivery.senders.pacing import OneAtATime
 from bot.domain.listing import Listing
 from db.repositories.accounts import GuildRepository
 
@@ -28,9 +29,15 @@ FALLBACK_NOTE = (
 
 
 class DiscordChannelSender:
-    def __init__(self, client: discord.Client, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        sessions: async_sessionmaker[AsyncSession],
+        pacing: OneAtATime,
+    ) -> None:
         self.client = client
         self.sessions = sessions
+        self.pacing = pacing
 
     async def _alert_channel_id(self, guild_id: int | None) -> int:
         if guild_id is None:
@@ -48,15 +55,17 @@ class DiscordChannelSender:
         if alert.is_fallback:
             content += f"\n-# {FALLBACK_NOTE}"
         try:
-            message = await self.client.get_partial_messageable(channel_id).send(
-                content=content,
-                embed=alert_embed(
-                    alert.listing, AlertContext(alert.rule, alert.distance_mi, alert.listing.url)
-                ),
-                view=alert_buttons(alert.rule.id, alert.listing.id),
-                nonce=alert.nonce,
-                allowed_mentions=only_owner_pings(alert.user_id),
-            )
+            async with self.pacing.hold(channel_id):
+                message = await self.client.get_partial_messageable(channel_id).send(
+                    content=content,
+                    embed=alert_embed(
+                        alert.listing,
+                        AlertContext(alert.rule, alert.distance_mi, alert.listing.url),
+                    ),
+                    view=alert_buttons(alert.rule.id, alert.listing.id),
+                    nonce=alert.nonce,
+                    allowed_mentions=only_owner_pings(alert.user_id),
+                )
         except Exception as exc:
             raise classify(exc) from exc
         return message.id
@@ -65,9 +74,15 @@ class DiscordChannelSender:
 class DiscordMarketplacePublisher:
     """Posts a /sell listing in the server's marketplace channel; returns the post's URL."""
 
-    def __init__(self, client: discord.Client, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        sessions: async_sessionmaker[AsyncSession],
+        pacing: OneAtATime,
+    ) -> None:
         self.client = client
         self.sessions = sessions
+        self.pacing = pacing
 
     async def publish(self, listing: Listing) -> tuple[int, int, str] | None:
         if listing.guild_id is None:
@@ -77,11 +92,12 @@ class DiscordMarketplacePublisher:
         if settings is None or settings.marketplace_channel_id is None:
             return None
         channel_id = settings.marketplace_channel_id
-        message = await self.client.get_partial_messageable(channel_id).send(
-            content=f"New listing from <@{listing.seller_id}>" if listing.seller_id else None,
-            embed=listing_embed(listing),
-            nonce=f"dsl{listing.id}",
-            allowed_mentions=NO_PINGS,
-        )
+        async with self.pacing.hold(channel_id):
+            message = await self.client.get_partial_messageable(channel_id).send(
+                content=f"New listing from <@{listing.seller_id}>" if listing.seller_id else None,
+                embed=listing_embed(listing),
+                nonce=f"dsl{listing.id}",
+                allowed_mentions=NO_PINGS,
+            )
         url = f"https://discord.com/channels/{listing.guild_id}/{channel_id}/{message.id}"
         return channel_id, message.id, url

@@ -9,20 +9,28 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.delivery.render import NO_PINGS, AlertContext, alert_buttons, alert_embed
 from bot.delivery.senders.base import OutgoingAlert
 from bot.delivery.senders.discord_errors import classify
+from bot.delivery.senders.pacing import OPEN_DM, OneAtATime
 from db.repositories.accounts import UserRepository
 
 
 class DiscordDMSender:
-    def __init__(self, client: discord.Client, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        sessions: async_sessionmaker[AsyncSession],
+        pacing: OneAtATime,
+    ) -> None:
         self.client = client
         self.sessions = sessions
+        self.pacing = pacing
 
     async def _dm_channel_id(self, user_id: int) -> int:
         async with self.sessions() as session:
             user = await UserRepository(session).get(user_id)
             if user is not None and user.dm_channel_id:
                 return user.dm_channel_id
-        channel = await self.client.create_dm(discord.Object(id=user_id))
+        async with self.pacing.hold(OPEN_DM):
+            channel = await self.client.create_dm(discord.Object(id=user_id))
         async with self.sessions.begin() as session:
             await UserRepository(session).set_dm_channel(user_id, channel.id)
         return channel.id
@@ -34,15 +42,17 @@ class DiscordDMSender:
                 channel_id, type=discord.ChannelType.private
             )
             rule_name = discord.utils.escape_markdown(alert.rule.name)
-            message = await channel.send(
-                content=f"New match for your alert **{rule_name}**",
-                embed=alert_embed(
-                    alert.listing, AlertContext(alert.rule, alert.distance_mi, alert.listing.url)
-                ),
-                view=alert_buttons(alert.rule.id, alert.listing.id),
-                nonce=alert.nonce,
-                allowed_mentions=NO_PINGS,
-            )
+            async with self.pacing.hold(channel_id):
+                message = await channel.send(
+                    content=f"New match for your alert **{rule_name}**",
+                    embed=alert_embed(
+                        alert.listing,
+                        AlertContext(alert.rule, alert.distance_mi, alert.listing.url),
+                    ),
+                    view=alert_buttons(alert.rule.id, alert.listing.id),
+                    nonce=alert.nonce,
+                    allowed_mentions=NO_PINGS,
+                )
         except Exception as exc:
             raise classify(exc) from exc
         return message.id
