@@ -556,3 +556,20 @@ def test_empty_index() -> None:
     assert RuleIndex().match(listing()) == []
     assert RuleIndex.build([]).match(listing()) == []
     assert len(RuleIndex()) == 0
+
+
+def test_ids_from_build_and_from_later_changes() -> None:
+    big, negative = 2**62, -5
+    index = RuleIndex.build([rule(i, keywords=("chair",)) for i in (3, 1, big, negative, 2)])
+    index.remove(1)
+    index.add(rule(1, keywords=("desk",)))  # a bulk-loaded id, removed and added again
+    index.update(rule(2, keywords=("desk",)))  # a bulk-loaded id that moves to a new slot
+    index.add(rule(10, keywords=("chair",)))
+    assert len(index) == 6
+    assert all(i in index for i in (1, 2, 3, 10, big, negative))
+    assert 4 not in index and "3" not in index and 2**70 not in index
+    assert index.match(listing("chair")) == [negative, 3, 10, big]
+    assert index.match(listing("desk")) == [1, 2]
+    for i in (1, 2, 3, 10, big, negative):
+        index.remove(i)
+    assert len(index) == 0 and index.match(listing("chair desk")) == []
