@@ -35,12 +35,19 @@ class World:
 
 @asynccontextmanager
 async def started_world(
-    tmp_path: Path, guild: Guild | None = None, **bot_env: str
+    tmp_path: Path,
+    guild: Guild | None = None,
+    *,
+    guilds: list[Guild] | None = None,
+    shard_count: int = 1,
+    **bot_env: str,
 ) -> AsyncIterator[World]:
-    async with DiscordStandin(guilds=[guild] if guild else None) as standin:
+    chosen = guilds or ([guild] if guild else None)
+    async with DiscordStandin(guilds=chosen, shard_count=shard_count) as standin:
         env = {**standin.env(), "DISPATCH_LEASE_SECONDS": "3", **bot_env}
         bot = BotProcess(env, tmp_path)
-        await bot.run_cli("sync-commands", "--guild", str(standin.guild.id))
+        for each in standin.guilds:
+            await bot.run_cli("sync-commands", "--guild", str(each.id))
         await standin.wait_commands(timeout=10)
         await bot.start()
         try:

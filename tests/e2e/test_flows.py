@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import World
-from tests.standins.discord import ClientWouldRefuse, InteractionResponse, StoredMessage, User
+from tests.standins.discord import (
+    ClientWouldRefuse,
+    Guild,
+    InteractionResponse,
+    StoredMessage,
+    User,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -22,13 +28,17 @@ CHAIR = {
 }
 
 
-async def run(world: World, user: User, command: str, **options: Any) -> InteractionResponse:
-    ix = await world.discord.invoke(user, command, options)
+async def run(
+    world: World, user: User, command: str, *, in_guild: Guild | None = None, **options: Any
+) -> InteractionResponse:
+    ix = await world.discord.invoke(user, command, options, guild=in_guild or world.guild)
     return await ix.response(10)
 
 
-async def ok(world: World, user: User, command: str, **options: Any) -> InteractionResponse:
-    reply = await run(world, user, command, **options)
+async def ok(
+    world: World, user: User, command: str, *, in_guild: Guild | None = None, **options: Any
+) -> InteractionResponse:
+    reply = await run(world, user, command, in_guild=in_guild, **options)
     assert reply.ephemeral, f"/{command} answered publicly: {reply.text}"
     assert "❌" not in reply.text, f"/{command} failed: {reply.text}"
     return reply
