@@ -5,7 +5,7 @@ Every field is documented in ``.env.example``; a test keeps the two in step.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -17,7 +17,11 @@ class Settings(BaseSettings):
     """Deal Scout configuration. Environment variable names are the field names in upper case."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        populate_by_name=True,
     )
 
     discord_token: SecretStr | None = Field(default=None, description="Bot token")
@@ -45,6 +49,29 @@ class Settings(BaseSettings):
     dispatch_concurrency: int = Field(default=8, ge=1, le=64)
 
     min_comparables: int = Field(default=5, ge=1, description="Listings needed to score a deal")
+
+    secret_key: SecretStr | None = Field(
+        default=None,
+        validation_alias="DEALSCOUT_SECRET_KEY",
+        description="Signs unsubscribe links (and encrypts contact data at rest)",
+    )
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "Deal Scout <alerts@localhost>"
+    smtp_timeout_seconds: float = Field(default=20.0, gt=0)
+    public_base_url: str = Field(
+        default="http://localhost:8080", description="Where the unsubscribe links point"
+    )
+    http_host: str = "127.0.0.1"
+    http_port: int | None = Field(
+        default=None, ge=0, le=65535, description="Serve unsubscribe links here (off if unset)"
+    )
+    scheduler_interval_seconds: float = Field(
+        default=60.0, gt=0, description="How often due digests are looked for"
+    )
     log_level: str = "INFO"
 
     @field_validator("owner_ids", mode="before")
@@ -55,6 +82,15 @@ class Settings(BaseSettings):
         if isinstance(value, int):
             return [value]
         return value
+
+    @classmethod
+    def env_names(cls) -> list[str]:
+        """Every environment variable the settings read (for docs and their test)."""
+        names = []
+        for name, info in cls.model_fields.items():
+            alias = info.validation_alias
+            names.append(alias.upper() if isinstance(alias, str) else name.upper())
+        return names
 
     @property
     def token(self) -> str | None:

@@ -44,7 +44,13 @@ log = logging.getLogger(__name__)
 Choice = app_commands.Choice
 
 EDIT_CONDITIONS: list[Choice[str]] = [*CONDITIONS, Choice(name="Any (clear)", value="any")]
-CHANNEL_CHOICES = ("dm", "channel", "dm,channel")
+CHANNEL_CHOICES = ("dm", "channel", "email", "dm,channel", "dm,email", "dm,channel,email")
+FREQUENCIES: list[Choice[str]] = [
+    Choice(name="Immediate", value="immediate"),
+    Choice(name="Daily digest", value="daily"),
+    Choice(name="Weekly digest", value="weekly"),
+    Choice(name="My default (/prefs frequency)", value="default"),
+]
 DELETE_CONFIRM_TIMEOUT = 60.0
 
 DESCRIPTIONS: dict[str, str] = {
@@ -58,7 +64,8 @@ DESCRIPTIONS: dict[str, str] = {
     "location": 'Search around this US ZIP code or "City, ST" (needs a radius)',
     "radius": "Miles around the location, 1 to 500",
     "min_deal_score": "Only deals scoring at least this, 0 to 1 (0.6 = well under the usual price)",
-    "channels": "Where to alert you: dm, channel (this server's alert channel) or dm,channel",
+    "channels": "Where to alert you: dm, channel (this server's alert channel), email, or a mix",
+    "frequency": "Immediate, or collect into your daily/weekly digest (default: /prefs frequency)",
 }
 EDIT_DESCRIPTIONS: dict[str, str] = {
     "rule": "The alert to change",
@@ -72,7 +79,8 @@ EDIT_DESCRIPTIONS: dict[str, str] = {
     "location": 'US ZIP code or "City, ST"; type none to clear (also clears the radius)',
     "radius": "Miles around the location, 1 to 500",
     "min_deal_score": "Minimum deal score, 0 to 1 (0 clears it)",
-    "channels": "Where to alert you: dm, channel or dm,channel",
+    "channels": "Where to alert you: dm, channel, email, or a mix like dm,email",
+    "frequency": "Immediate, daily or weekly digest, or default (your /prefs frequency)",
 }
 RULE_DESCRIPTION = "One of your alerts"
 
@@ -95,7 +103,9 @@ async def channels_autocomplete(
     interaction: discord.Interaction, current: str
 ) -> list[Choice[str]]:
     typed = current.strip().casefold()
-    offered = CHANNEL_CHOICES if interaction.guild_id is not None else ("dm",)
+    offered = [
+        c for c in CHANNEL_CHOICES if interaction.guild_id is not None or "channel" not in c
+    ]
     return [Choice(name=c, value=c) for c in offered if typed in c]
 
 
@@ -116,7 +126,7 @@ class Alerts(commands.Cog):
 
     @alert.command(name="create", description="Create an alert for new listings that match")
     @app_commands.describe(**DESCRIPTIONS)
-    @app_commands.choices(condition=CONDITIONS)
+    @app_commands.choices(condition=CONDITIONS, frequency=FREQUENCIES)
     @app_commands.autocomplete(category=category_autocomplete, channels=channels_autocomplete)
     async def create(
         self,
@@ -132,6 +142,7 @@ class Alerts(commands.Cog):
         radius: app_commands.Range[float, 1, 500] | None = None,
         min_deal_score: app_commands.Range[float, 0, 1] | None = None,
         channels: str | None = None,
+        frequency: Choice[str] | None = None,
     ) -> None:
         await defer(interaction)
         data = RuleInput(
@@ -146,6 +157,7 @@ class Alerts(commands.Cog):
             radius=radius,
             min_deal_score=min_deal_score,
             channels=channels,
+            frequency=_choice(frequency),
         )
         rule = await self.bot.services.rules.create(interaction.user.id, interaction.guild_id, data)
         await respond(
@@ -172,7 +184,7 @@ class Alerts(commands.Cog):
 
     @alert.command(name="edit", description="Change one of your alerts (give only what changes)")
     @app_commands.describe(**EDIT_DESCRIPTIONS)
-    @app_commands.choices(condition=EDIT_CONDITIONS)
+    @app_commands.choices(condition=EDIT_CONDITIONS, frequency=FREQUENCIES)
     @app_commands.autocomplete(
         rule=rule_autocomplete, category=category_autocomplete, channels=channels_autocomplete
     )
@@ -191,6 +203,7 @@ class Alerts(commands.Cog):
         radius: app_commands.Range[float, 1, 500] | None = None,
         min_deal_score: app_commands.Range[float, 0, 1] | None = None,
         channels: str | None = None,
+        frequency: Choice[str] | None = None,
     ) -> None:
         data = RuleInput(
             name=name,
@@ -204,6 +217,7 @@ class Alerts(commands.Cog):
             radius=radius,
             min_deal_score=min_deal_score,
             channels=channels,
+            frequency=_choice(frequency),
         )
         if data == RuleInput():
             raise UserFacingError("give at least one option to change")

@@ -73,6 +73,7 @@ class OutboxStatus(enum.StrEnum):
     sent = "sent"
     failed = "failed"  # gave up; ``reason`` says why, shown to the user and admin
     suppressed = "suppressed"  # deliberately not sent; ``reason`` says why
+    digest = "digest"  # waiting for the user's digest (``digest_period``); sent with it
 
 
 class User(Base):
@@ -118,9 +119,52 @@ class RuleRow(Base):
     radius_mi: Mapped[float | None] = mapped_column(Float)
     min_deal_score: Mapped[float | None] = mapped_column(Float)
     channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    frequency: Mapped[str | None] = mapped_column(String(10))  # overrides the user's default
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PreferencesRow(Base):
+    """How a user wants alerts delivered. Absent row = the defaults in bot.domain.policy."""
+
+    __tablename__ = "preferences"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    timezone: Mapped[str | None] = mapped_column(String(64))  # None = not set yet (UTC)
+    channels: Mapped[list[str]] = mapped_column(JSON, default=list)  # default for new rules
+    frequency: Mapped[str] = mapped_column(String(10), default="immediate")
+    quiet_start: Mapped[str | None] = mapped_column(String(5))  # "HH:MM" local
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
+    daily_limit: Mapped[int] = mapped_column(Integer, default=10)
+    digest_time: Mapped[str] = mapped_column(String(5), default="09:00")
+    digest_day: Mapped[int] = mapped_column(Integer, default=0)  # 0 = Monday
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    stopped: Mapped[bool] = mapped_column(Boolean, default=False)
+    email: Mapped[str | None] = mapped_column(String(320))
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    timezone_tip_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class VerificationRow(Base):
+    """A pending contact verification (email now, phone later): the code is stored hashed."""
+
+    __tablename__ = "verifications"
+    __table_args__ = (UniqueConstraint("user_id", "kind", name="uq_verifications_user_kind"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(10))  # "email"
+    target: Mapped[str] = mapped_column(String(320))  # the address being verified
+    code_hash: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sends: Mapped[int] = mapped_column(Integer, default=1)  # codes sent in the current window
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ListingRow(Base):
@@ -190,6 +234,8 @@ class OutboxRow(Base):
     nonce: Mapped[str] = mapped_column(String(25))
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     fallback_of: Mapped[int | None] = mapped_column(BigInteger)
+    digest_period: Mapped[str | None] = mapped_column(String(40))  # e.g. "daily:2026-11-23"
+    digest_id: Mapped[int | None] = mapped_column(BigInteger)  # the digest row that carried it
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from bot.domain.listing import DEFAULT_CURRENCY, Condition, GeoPoint, Listing, parse_money
+from bot.domain.policy import Frequency
 from bot.domain.text import normalise_category, phrase_key, split_terms
 
 MAX_KEYWORDS = 20
@@ -28,6 +29,7 @@ class Channel(enum.StrEnum):
 
     dm = "dm"
     channel = "channel"
+    email = "email"
 
 
 class RuleValidationError(ValueError):
@@ -61,6 +63,7 @@ class Rule:
     channels: frozenset[Channel] = field(default_factory=lambda: frozenset({Channel.dm}))
     guild_id: int | None = None
     active: bool = True
+    frequency: Frequency | None = None  # None: the user's default (/prefs frequency)
 
     def seller_is_owner(self, listing: Listing) -> bool:
         """A seller is never alerted about their own listing."""
@@ -98,6 +101,7 @@ class RuleInput:
     radius: float | None = None
     min_deal_score: float | None = None
     channels: str | None = None
+    frequency: str | None = None
 
 
 GeocodeFn = Callable[[str], GeoPoint | None]
@@ -124,7 +128,7 @@ def _terms(field_name: str, raw: str, limit: int) -> tuple[str, ...]:
 def parse_channels(raw: str) -> frozenset[Channel]:
     names = [p.strip().casefold() for p in raw.replace(" ", ",").split(",") if p.strip()]
     if not names:
-        raise RuleValidationError("channels", "name at least one of: dm, channel")
+        raise RuleValidationError("channels", "name at least one of: dm, channel, email")
     result = set()
     for name in names:
         try:
@@ -133,6 +137,19 @@ def parse_channels(raw: str) -> frozenset[Channel]:
             allowed = ", ".join(c.value for c in Channel)
             raise RuleValidationError("channels", f"{name!r} is not one of {allowed}") from None
     return frozenset(result)
+
+
+def parse_frequency(raw: str) -> Frequency | None:
+    """immediate, daily or weekly; "default" (or none) follows the user's preference."""
+    key = raw.strip().casefold()
+    if key in ("default", CLEAR, ""):
+        return None
+    try:
+        return Frequency(key)
+    except ValueError:
+        raise RuleValidationError(
+            "frequency", "choose immediate, daily, weekly or default"
+        ) from None
 
 
 def _money(field_name: str, raw: str) -> Decimal | None:
@@ -223,6 +240,8 @@ def apply_input(base: Rule, data: RuleInput, *, geocode: GeocodeFn) -> Rule:
         rule = replace(rule, min_deal_score=None if s == 0 else float(s))
     if data.channels is not None:
         rule = replace(rule, channels=parse_channels(data.channels))
+    if data.frequency is not None:
+        rule = replace(rule, frequency=parse_frequency(data.frequency))
     check_rule(rule)
     return rule
 
@@ -248,7 +267,7 @@ def check_rule(rule: Rule) -> None:
     if rule.point is not None and rule.radius_mi is None:
         raise RuleValidationError("radius", "a location needs a radius in miles")
     if not rule.channels:
-        raise RuleValidationError("channels", "name at least one of: dm, channel")
+        raise RuleValidationError("channels", "name at least one of: dm, channel, email")
     if Channel.channel in rule.channels and rule.guild_id is None:
         raise RuleValidationError(
             "channels", "server-channel alerts need a rule created in a server; use dm here"

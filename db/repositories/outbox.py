@@ -42,6 +42,7 @@ class OutboxCounts:
     sent: int = 0
     failed: int = 0
     suppressed: int = 0
+    digest: int = 0  # waiting for a digest
 
 
 class OutboxRepository:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.listing import Condition, GeoPoint, from_cents, to_cents
+from bot.domain.policy import Frequency
 from bot.domain.rule import Channel, Rule
 from db.models import RuleRow
 from db.repositories import LIKE_ESCAPE, contains_pattern
@@ -37,6 +38,7 @@ def to_rule(row: RuleRow) -> Rule:
         min_deal_score=row.min_deal_score,
         channels=frozenset(Channel(c) for c in row.channels or ()),
         active=row.active,
+        frequency=Frequency(row.frequency) if row.frequency else None,
     )
 
 
@@ -59,6 +61,7 @@ def _write(row: RuleRow, rule: Rule) -> None:
     row.min_deal_score = rule.min_deal_score
     row.channels = sorted(c.value for c in rule.channels)
     row.active = rule.active
+    row.frequency = rule.frequency.value if rule.frequency else None
 
 
 class RuleRepository:

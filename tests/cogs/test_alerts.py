@@ -427,9 +427,9 @@ async def test_category_autocomplete_offers_known_and_default_categories(h: Harn
 
 async def test_channels_autocomplete(h: Harness) -> None:
     offered = await h.autocomplete(ALICE, "alert create", focused="channels", name="x")
-    assert offered == ["dm", "channel", "dm,channel"]
+    assert offered == ["dm", "channel", "email", "dm,channel", "dm,email", "dm,channel,email"]
     in_dm = await h.autocomplete(ALICE, "alert create", focused="channels", guild=False, name="x")
-    assert in_dm == ["dm"]
+    assert in_dm == ["dm", "email", "dm,email"], "no server channel outside a server"
 
 
 async def test_edited_keywords_take_effect_in_matching(h: Harness) -> None:

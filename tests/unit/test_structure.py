@@ -38,11 +38,11 @@ def test_every_setting_is_documented_in_env_example() -> None:
     documented = set(
         re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M)
     )
-    fields = {name.upper() for name in Settings.model_fields}
+    fields = set(Settings.env_names())
     assert fields <= documented, fields - documented
 
 
 def test_every_setting_is_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
-    missing = {n.upper() for n in Settings.model_fields if f"`{n.upper()}`" not in readme}
+    missing = {n for n in Settings.env_names() if f"`{n}`" not in readme}
     assert not missing, missing

@@ -23,6 +23,31 @@ class OutgoingAlert:
     is_fallback: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class DigestEntry:
+    """One listing in a digest, with every alert of the user's that matched it."""
+
+    listing: Listing
+    rule_names: tuple[str, ...]
+    rule_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingDigest:
+    """A daily or weekly digest: each listing once, best deals first."""
+
+    outbox_id: int
+    nonce: str
+    user_id: int
+    period: str  # "daily:2026-11-23" / "weekly:2026-11-23"
+    entries: tuple[DigestEntry, ...]
+    held_by_cap: int = 0  # how many were immediate alerts moved here by the daily limit
+
+    @property
+    def frequency(self) -> str:
+        return self.period.split(":", 1)[0]
+
+
 class SendError(Exception):
     """A delivery that did not happen. ``permanent`` errors are not retried; the others are,
     after ``retry_after`` seconds when the far side said so."""
@@ -46,3 +71,9 @@ class Sender(Protocol):
     """Delivers one alert; returns the platform's message id when there is one."""
 
     async def send(self, alert: OutgoingAlert) -> int | None: ...
+
+
+class DigestSender(Protocol):
+    """Delivers one digest (DM and email senders implement it)."""
+
+    async def send_digest(self, digest: OutgoingDigest) -> int | None: ...
