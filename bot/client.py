@@ -9,6 +9,7 @@ import logging
 
 import discord
 import yarl
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from discord.ext import commands
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,11 +19,12 @@ from bot.delivery.senders.discord_channel import DiscordChannelSender, DiscordMa
 from bot.delivery.senders.discord_dm import DiscordDMSender
 from bot.delivery.senders.pacing import OneAtATime
 from bot.ingest.community import MarketplacePublisher
+from bot.jobs import start_scheduler
 from bot.services import Services, build_services
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.errors", "cogs.alerts", "cogs.sell", "cogs.admin")
+EXTENSIONS = ("cogs.errors", "cogs.alerts", "cogs.sell", "cogs.admin", "cogs.digests")
 
 
 def apply_endpoints(settings: Settings) -> None:
@@ -49,6 +51,7 @@ class DealScoutBot(commands.AutoShardedBot):
         )
         self.settings = settings
         self._dispatcher_task: asyncio.Task[None] | None = None
+        self._scheduler: AsyncIOScheduler | None = None
 
     def make_senders(
         self, sessions: async_sessionmaker[AsyncSession]
@@ -67,12 +70,15 @@ class DealScoutBot(commands.AutoShardedBot):
         self._dispatcher_task = asyncio.create_task(
             self.services.dispatcher.run_forever(), name="dispatcher"
         )
+        self._scheduler = start_scheduler(self.services, self.settings.scheduler_interval_seconds)
         log.info("ready to match: %d rules in the index", len(self.services.index))
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
 
     async def close(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
         if hasattr(self, "services"):
             self.services.dispatcher.stop()
             if self._dispatcher_task is not None:

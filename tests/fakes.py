@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from bot.delivery.senders.base import OutgoingAlert
+from bot.delivery.senders.base import OutgoingAlert, OutgoingDigest
 
 
 class SimulatedCrash(BaseException):
@@ -19,7 +19,7 @@ class RecordingSender:
         self.attempts: list[OutgoingAlert] = []
         self.failures: deque[BaseException] = deque()
         self.crash_after_send = False
-        self._next_id = 1000
+        self.digests: list[OutgoingDigest] = []
 
     def fail_next(self, *errors: BaseException) -> None:
         self.failures.extend(errors)
@@ -36,3 +36,10 @@ class RecordingSender:
         if self.crash_after_send:
             raise SimulatedCrash("the process died after the message went out")
         return alert.outbox_id + 1000
+
+    async def send_digest(self, digest: OutgoingDigest) -> int | None:
+        if self.failures:
+            raise self.failures.popleft()
+        if all(d.nonce != digest.nonce for d in self.digests):
+            self.digests.append(digest)
+        return digest.outbox_id + 1000

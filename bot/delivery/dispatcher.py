@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.delivery.outbox import Wakeup, fallback_alert
-from bot.delivery.senders.base import OutgoingAlert, Sender, SendError
-from bot.domain.listing import Listing
+from bot.delivery.digests import DigestService
+from bot.delivery.outbox import NOT_INTERESTED, Wakeup, fallback_alert, suppression_reason
+from bot.delivery.senders.base import OutgoingAlert, OutgoingDigest, Sender, SendError
 from bot.domain.rule import Channel, Rule
 from db.models import OutboxRow, utcnow
 from db.repositories.accounts import FeedbackRepository, GuildRepository, UserRepository
@@ -28,7 +28,9 @@ from db.repositories.rules import RuleRepository
 
 log = logging.getLogger(__name__)
 
-NOT_INTERESTED = "not_interested"
+FALLBACK: dict[str, str] = {Channel.email: Channel.dm, Channel.dm: Channel.channel}
+"""Where an alert goes when its channel cannot reach the user (or gave up): email → DM → the
+server's alert channel."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,7 @@ class Dispatcher:
         wakeup: Wakeup,
         settings: DispatchSettings | None = None,
         *,
+        digests: DigestService | None = None,
         clock: Callable[[], datetime] = utcnow,
         rnd: Callable[[], float] = random.random,
     ) -> None:
@@ -65,6 +68,7 @@ class Dispatcher:
         self.settings = settings or DispatchSettings()
         self.clock = clock
         self.rnd = rnd
+        self.digests = digests
         self._stopping = asyncio.Event()
 
     async def run_forever(self) -> None:
@@ -109,6 +113,9 @@ class Dispatcher:
 
     async def deliver(self, row: OutboxRow) -> None:
         """Deliver one claimed row and record exactly one outcome for it."""
+        if row.kind == "digest":
+            await self._deliver_digest(row)
+            return
         async with self.sessions() as session:
             rule = await RuleRepository(session).get(row.rule_id) if row.rule_id else None
             listing = (
@@ -118,7 +125,7 @@ class Dispatcher:
             not_wanted = bool(row.listing_id) and await FeedbackRepository(session).has(
                 row.user_id, row.listing_id or 0, NOT_INTERESTED
             )
-        reason = self._suppression(rule, listing, not_wanted)
+        reason = suppression_reason(rule, listing, not_wanted)
         if reason is not None:
             await self._record(lambda repo: repo.mark_suppressed(row.id, reason))
             return
@@ -156,19 +163,49 @@ class Dispatcher:
             return
         await self._record(lambda repo: repo.mark_sent(row.id, message_id))
 
-    @staticmethod
-    def _suppression(rule: Rule | None, listing: Listing | None, not_wanted: bool) -> str | None:
-        if rule is None:
-            return "alert deleted before delivery"
-        if not rule.active:
-            return "alert paused before delivery"
-        if listing is None:
-            return "listing removed before delivery"
-        if not_wanted:
-            return "user marked the listing not interested"
-        return None
+    async def _deliver_digest(self, row: OutboxRow) -> None:
+        sender = self.senders.get(row.channel)
+        send_digest = getattr(sender, "send_digest", None)
+        if self.digests is None or send_digest is None:
+            reason = f"no digest sender for {row.channel}"
+            await self._record(lambda repo: repo.mark_failed(row.id, row.attempts, reason))
+            await self._settle(row)
+            return
+        entries, held, dropped = await self.digests.prepare(row)
+        if dropped:
+            async with self.sessions.begin() as session:
+                outbox = OutboxRepository(session)
+                for member_id, why in dropped:
+                    await outbox.mark_suppressed(member_id, why)
+        if not entries:
+            await self._record(lambda repo: repo.mark_suppressed(row.id, "nothing left to send"))
+            await self._settle(row)
+            return
+        digest = OutgoingDigest(
+            outbox_id=row.id,
+            nonce=row.nonce,
+            user_id=row.user_id,
+            period=row.digest_period or "",
+            entries=tuple(entries),
+            held_by_cap=held,
+        )
+        try:
+            message_id = await send_digest(digest)
+        except SendError as exc:
+            await self._failed(row, None, exc)
+        except Exception as exc:
+            log.exception("digest sender %s raised unexpectedly for row %s", row.channel, row.id)
+            await self._failed(row, None, SendError(type(exc).__name__, permanent=False))
+        else:
+            await self._record(lambda repo: repo.mark_sent(row.id, message_id))
+        await self._settle(row)
 
-    async def _failed(self, row: OutboxRow, rule: Rule, exc: SendError) -> None:
+    async def _settle(self, row: OutboxRow) -> None:
+        if row.digest_id is not None:
+            async with self.sessions.begin() as session:
+                await OutboxRepository(session).settle_digest_members(row.digest_id)
+
+    async def _failed(self, row: OutboxRow, rule: Rule | None, exc: SendError) -> None:
         attempts = row.attempts + 1
         if exc.permanent or attempts >= self.settings.max_attempts:
             reason = (
@@ -177,6 +214,8 @@ class Dispatcher:
             async with self.sessions.begin() as session:
                 await OutboxRepository(session).mark_failed(row.id, attempts, reason)
                 if exc.unreachable and row.channel == Channel.dm:
+                    await UserRepository(session).mark_dms_closed(row.user_id)
+                if rule is not None and (exc.unreachable or not exc.permanent):
                     await self._fall_back(session, row, rule)
             self.wakeup.set()
             log.info("outbox row %s failed: %s", row.id, reason)
@@ -191,15 +230,20 @@ class Dispatcher:
         log.info("outbox row %s retry %s in %.1fs: %s", row.id, attempts, delay, exc.reason)
 
     async def _fall_back(self, session: AsyncSession, row: OutboxRow, rule: Rule) -> None:
-        """DMs are closed: remember it, and post in the server's alert channel if there is one."""
-        await UserRepository(session).mark_dms_closed(row.user_id)
-        if rule.guild_id is None or row.listing_id is None:
+        """The channel cannot reach the user: queue the alert on the next channel of the chain
+        (a no-op if the alert is already queued there)."""
+        target = FALLBACK.get(row.channel)
+        if target is None or row.listing_id is None:
             return
-        settings = await GuildRepository(session).get(rule.guild_id)
-        if settings is None or settings.alert_channel_id is None:
-            return
+        if target == Channel.channel:
+            if rule.guild_id is None:
+                return
+            settings = await GuildRepository(session).get(rule.guild_id)
+            if settings is None or settings.alert_channel_id is None:
+                return
         await OutboxRepository(session).enqueue(
-            [fallback_alert(row.dedupe_key, row.user_id, rule, row.listing_id, row.id)]
+            [fallback_alert(row.dedupe_key, row.user_id, rule, row.listing_id, row.id, target)],
+            self.clock(),
         )
 
     async def _record(self, change: Callable[[OutboxRepository], Awaitable[None]]) -> None:

@@ -16,6 +16,9 @@ from bot.domain.listing import Listing
 from bot.domain.rule import Rule
 from db.repositories.outbox import NewAlert
 
+NOT_INTERESTED = "not_interested"
+"""The feedback kind recorded by the "Not interested" button."""
+
 
 def alert_key(user_id: int, listing_id: int, channel: str) -> str:
     return f"deal:{user_id}:{listing_id}:{channel}"
@@ -47,13 +50,15 @@ def plan_alerts(listing: Listing, rules: Iterable[Rule]) -> list[NewAlert]:
     return list(planned.values())
 
 
-def fallback_alert(failed_key: str, user_id: int, rule: Rule, listing_id: int, of: int) -> NewAlert:
-    """The alert-channel row that replaces a DM the user cannot receive."""
-    key = alert_key(user_id, listing_id, "channel")
+def fallback_alert(
+    failed_key: str, user_id: int, rule: Rule, listing_id: int, of: int, channel: str
+) -> NewAlert:
+    """The row that replaces an alert its channel could not deliver."""
+    key = alert_key(user_id, listing_id, channel)
     return NewAlert(
         dedupe_key=key,
         user_id=user_id,
-        channel="channel",
+        channel=channel,
         nonce=nonce_for(key),
         guild_id=rule.guild_id,
         rule_id=rule.id,
@@ -61,6 +66,20 @@ def fallback_alert(failed_key: str, user_id: int, rule: Rule, listing_id: int, o
         fallback_of=of,
         reason=f"fallback for {failed_key}",
     )
+
+
+def suppression_reason(rule: Rule | None, listing: Listing | None, not_wanted: bool) -> str | None:
+    """Why a queued alert must no longer go out, or None. Checked at delivery time, because
+    the world changes while an alert waits (quiet hours, digests, retries)."""
+    if rule is None:
+        return "alert deleted before delivery"
+    if not rule.active:
+        return "alert paused before delivery"
+    if listing is None:
+        return "listing removed before delivery"
+    if not_wanted:
+        return "user marked the listing not interested"
+    return None
 
 
 class Wakeup:

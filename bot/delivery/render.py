@@ -3,7 +3,8 @@
 All listing text is untrusted: markdown and mentions are escaped, every piece is cut to Discord's
 limits, and messages are sent with ``allowed_mentions`` that can ping nobody but the alert's owner.
 The buttons carry custom ids in a fixed format; ``cogs/alerts.py`` registers dynamic items that
-answer them, so they keep working after a restart.
+answer them, so they keep working after a restart. Every builder takes the reader's ``locale``
+(default English); the words go through ``bot.i18n``.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from dataclasses import dataclass
 
 import discord
 
-from bot.domain.listing import Listing, format_money
+from bot.domain.listing import Condition, Listing, format_money
 from bot.domain.rule import Rule
+from bot.i18n import N_, t
 
 PAUSE_RULE_ID = "ds:pause:{rule_id}"
 PAUSE_RULE_PATTERN = r"ds:pause:(?P<rule_id>[0-9]{1,19})"
@@ -27,6 +29,16 @@ FOOTER_LIMIT = 2048
 BRAND_COLOUR = discord.Colour(0x2ECC71)
 
 NO_PINGS = discord.AllowedMentions.none()
+
+# The words for each condition (the same as ``Condition.label``), translated where shown.
+CONDITION_LABELS: dict[Condition, str] = {
+    Condition.new: N_("New"),
+    Condition.like_new: N_("Like new"),
+    Condition.excellent: N_("Excellent"),
+    Condition.good: N_("Good"),
+    Condition.fair: N_("Fair"),
+    Condition.poor: N_("Poor"),
+}
 
 
 def cut(text: str, limit: int) -> str:
@@ -64,83 +76,107 @@ class AlertContext:
     listing_url: str | None = None
 
 
-def listing_fields(embed: discord.Embed, listing: Listing) -> None:
-    embed.add_field(name="Price", value=format_money(listing.price, listing.currency))
+def condition_label(condition: Condition, locale: str = "en") -> str:
+    condition = Condition(condition)
+    return t(CONDITION_LABELS.get(condition, condition.label), locale)
+
+
+def listing_fields(embed: discord.Embed, listing: Listing, locale: str = "en") -> None:
+    embed.add_field(name=t("Price", locale), value=format_money(listing.price, listing.currency))
     if listing.condition is not None:
-        embed.add_field(name="Condition", value=listing.condition.label)
+        embed.add_field(
+            name=t("Condition", locale), value=condition_label(listing.condition, locale)
+        )
     if listing.category:
-        embed.add_field(name="Category", value=clean(listing.category, FIELD_VALUE_LIMIT))
+        embed.add_field(
+            name=t("Category", locale), value=clean(listing.category, FIELD_VALUE_LIMIT)
+        )
     if listing.seller_id:
-        embed.add_field(name="Seller", value=f"<@{listing.seller_id}>")
+        embed.add_field(name=t("Seller", locale), value=f"<@{listing.seller_id}>")
     elif listing.seller_name:
-        embed.add_field(name="Seller", value=clean(listing.seller_name, FIELD_VALUE_LIMIT))
+        embed.add_field(
+            name=t("Seller", locale), value=clean(listing.seller_name, FIELD_VALUE_LIMIT)
+        )
     if listing.deal_score is not None:
-        embed.add_field(name="Deal score", value=f"{listing.deal_score:.2f}")
+        embed.add_field(name=t("Deal score", locale), value=f"{listing.deal_score:.2f}")
 
 
-def alert_embed(listing: Listing, ctx: AlertContext) -> discord.Embed:
+def alert_embed(listing: Listing, ctx: AlertContext, locale: str = "en") -> discord.Embed:
     """The alert a buyer receives by DM or in the alert channel."""
     url = safe_url(ctx.listing_url or listing.url)
     embed = discord.Embed(
-        title=clean(listing.title, TITLE_LIMIT) or "Untitled listing",
+        title=clean(listing.title, TITLE_LIMIT) or t("Untitled listing", locale),
         url=url,
         description=clean(listing.description, 600),
         colour=BRAND_COLOUR,
         timestamp=listing.created_at,
     )
-    listing_fields(embed, listing)
+    listing_fields(embed, listing, locale)
     if listing.location_text:
         where = clean(listing.location_text, 200)
         if ctx.distance_mi is not None:
-            where += f" ({ctx.distance_mi:.0f} mi away)"
-        embed.add_field(name="Location", value=where)
+            where = t(
+                "{place} ({distance} mi away)",
+                locale,
+                place=where,
+                distance=f"{ctx.distance_mi:.0f}",
+            )
+        embed.add_field(name=t("Location", locale), value=where)
     if url:
-        embed.add_field(name="Listing", value=f"[Open the listing]({url})", inline=False)
+        embed.add_field(
+            name=t("Listing", locale),
+            value=t("[Open the listing]({url})", locale, url=url),
+            inline=False,
+        )
     image = safe_url(listing.image_url)
     if image:
         embed.set_thumbnail(url=image)
     embed.set_footer(
         text=cut(
-            f"Matched your alert “{ctx.rule.name}”. You get this because you created it; "
-            "use the buttons or /alert pause to stop.",
+            t(
+                "Matched your alert “{name}”. You get this because you created it; "
+                "use the buttons or /alert pause to stop.",
+                locale,
+                name=ctx.rule.name,
+            ),
             FOOTER_LIMIT,
         )
     )
     return embed
 
 
-def listing_embed(listing: Listing) -> discord.Embed:
+def listing_embed(listing: Listing, locale: str = "en") -> discord.Embed:
     """The marketplace post for a listing sold with /sell."""
     embed = discord.Embed(
-        title=clean(listing.title, TITLE_LIMIT) or "Untitled listing",
+        title=clean(listing.title, TITLE_LIMIT) or t("Untitled listing", locale),
         description=clean(listing.description, 2000),
         colour=BRAND_COLOUR,
         timestamp=listing.created_at,
     )
-    listing_fields(embed, listing)
+    listing_fields(embed, listing, locale)
     if listing.location_text:
-        embed.add_field(name="Location", value=clean(listing.location_text, 200))
+        embed.add_field(name=t("Location", locale), value=clean(listing.location_text, 200))
     image = safe_url(listing.image_url)
     if image:
         embed.set_image(url=image)
-    embed.set_footer(text=f"Listing #{listing.id} · reply to the seller to buy")
+    embed.set_footer(text=t("Listing #{id} · reply to the seller to buy", locale, id=listing.id))
     return embed
 
 
-def alert_buttons(rule_id: int, listing_id: int) -> discord.ui.View:
+def alert_buttons(rule_id: int, listing_id: int, locale: str = "en") -> discord.ui.View:
     """Buttons for an alert. The view is stopped before sending: the dynamic items registered
     by the alerts cog answer the clicks, so nothing per message is kept in memory."""
     view = discord.ui.View(timeout=None)
     view.add_item(
         discord.ui.Button(
-            label="Pause this alert",
+            label=t("Pause this alert", locale),
             style=discord.ButtonStyle.secondary,
             custom_id=PAUSE_RULE_ID.format(rule_id=rule_id),
         )
     )
     view.add_item(
         discord.ui.Button(
-            label="Not interested",
+            label=t("Not interested", locale),
             style=discord.ButtonStyle.secondary,
             custom_id=NOT_INTERESTED_ID.format(listing_id=listing_id),
         )

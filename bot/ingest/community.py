@@ -5,13 +5,15 @@ transaction, so a crash can never leave a stored listing whose matches were lost
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.delivery.outbox import Wakeup, plan_alerts
+from bot.delivery.outbox import Wakeup
+from bot.delivery.planner import plan_deliveries
 from bot.domain.listing import Condition, Listing, parse_money
 from bot.domain.matching import RuleIndex, matches
 from bot.domain.rule import GeocodeFn
@@ -65,6 +67,7 @@ class ListingService:
         *,
         min_comparables: int = 5,
         publisher: MarketplacePublisher | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.sessions = sessions
         self.index = index
@@ -72,6 +75,7 @@ class ListingService:
         self.wakeup = wakeup
         self.min_comparables = min_comparables
         self.publisher = publisher
+        self.clock = clock
 
     def validate_sell(
         self, data: SellInput, *, seller_id: int, seller_name: str, guild_id: int | None
@@ -156,11 +160,12 @@ class ListingService:
             # The DB is the truth: re-check the stored rules, so an index that drifted from the
             # database (another process edited a rule) can never alert on stale terms.
             live = [r for r in rules if matches(r, stored)]
-            alerts = plan_alerts(stored, live)
+            now = self.clock()
+            alerts = await plan_deliveries(session, stored, live, now)
             outbox = OutboxRepository(session)
-            queued = await outbox.enqueue(alerts)
+            queued = await outbox.enqueue(alerts, now)
             if hold is not None and queued:
-                await outbox.reschedule_listing(stored.id, utcnow() + hold)
+                await outbox.reschedule_listing(stored.id, now + hold, before=now)
         if queued and hold is None:
             self.wakeup.set()
         log.info("listing %s matched %s rules, %s alerts queued", stored.id, len(live), queued)
@@ -181,8 +186,11 @@ class ListingService:
         return replace(listing, url=url)
 
     async def _release(self, listing_id: int) -> None:
+        now = self.clock()
         async with self.sessions.begin() as session:
-            await OutboxRepository(session).reschedule_listing(listing_id, utcnow())
+            await OutboxRepository(session).reschedule_listing(
+                listing_id, now, before=now + PUBLISH_GRACE
+            )
         self.wakeup.set()
 
     async def categories(self, current: str) -> list[str]:

@@ -13,6 +13,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.delivery.digests import DigestService
 from bot.delivery.dispatcher import Dispatcher, DispatchSettings
 from bot.delivery.outbox import Wakeup
 from bot.delivery.senders.base import Sender
@@ -22,6 +23,7 @@ from bot.geo import geocode as offline_geocode
 from bot.ingest.community import ListingService, MarketplacePublisher
 from bot.services.admin import AdminService
 from bot.services.feedback import FeedbackService
+from bot.services.preferences import PreferencesService
 from bot.services.rules import RuleService, build_index
 from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
@@ -38,6 +40,8 @@ class Services:
     listings: ListingService
     admin: AdminService
     feedback: FeedbackService
+    digests: DigestService
+    preferences: PreferencesService
     dispatcher: Dispatcher
 
     async def close(self) -> None:
@@ -76,6 +80,7 @@ async def build_services(
     senders, publisher = make_senders(sessions)
     index = await build_index(sessions)
     wakeup = Wakeup()
+    digests = DigestService(sessions, wakeup)
     return Services(
         settings=settings,
         engine=engine,
@@ -93,5 +98,9 @@ async def build_services(
         ),
         admin=AdminService(sessions),
         feedback=FeedbackService(sessions),
-        dispatcher=Dispatcher(sessions, senders, wakeup, dispatch_settings(settings)),
+        digests=digests,
+        preferences=PreferencesService(sessions),
+        dispatcher=Dispatcher(
+            sessions, senders, wakeup, dispatch_settings(settings), digests=digests
+        ),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.delivery.dispatcher import NOT_INTERESTED
+from bot.delivery.outbox import NOT_INTERESTED
 from bot.errors import NotFoundError
 from db.models import MAX_ID
 from db.repositories.accounts import FeedbackRepository

@@ -82,6 +82,18 @@ class FeedbackRepository:
         await self.session.flush()
         return True
 
+    async def listings_with(self, user_id: int, listing_ids: list[int], kind: str) -> set[int]:
+        if not listing_ids:
+            return set()
+        found = await self.session.scalars(
+            select(Feedback.listing_id).where(
+                Feedback.user_id == user_id,
+                Feedback.kind == kind,
+                Feedback.listing_id.in_(listing_ids),
+            )
+        )
+        return set(found)
+
     async def has(self, user_id: int, listing_id: int, kind: str) -> bool:
         found = await self.session.scalar(
             select(Feedback.id).where(

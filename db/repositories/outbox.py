@@ -33,6 +33,8 @@ class NewAlert:
     fallback_of: int | None = None
     status: str = OutboxStatus.pending
     reason: str | None = None
+    due_at: datetime | None = None  # None: now
+    digest_period: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +51,12 @@ class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def enqueue(self, alerts: Sequence[NewAlert]) -> int:
-        """Insert alerts, skipping any whose dedupe key exists. Returns how many were new."""
+    async def enqueue(self, alerts: Sequence[NewAlert], now: datetime | None = None) -> int:
+        """Insert alerts, skipping any whose dedupe key exists. Returns how many were new.
+        ``now`` stamps the rows (the caller's clock, so the daily limit counts in its time)."""
         if not alerts:
             return 0
+        now = now or utcnow()
         values = [
             {
                 "dedupe_key": a.dedupe_key,
@@ -67,9 +71,10 @@ class OutboxRepository:
                 "status": a.status,
                 "reason": a.reason,
                 "attempts": 0,
-                "next_attempt_at": utcnow(),
-                "created_at": utcnow(),
-                "updated_at": utcnow(),
+                "next_attempt_at": a.due_at or now,
+                "digest_period": a.digest_period,
+                "created_at": now,
+                "updated_at": now,
             }
             for a in alerts
         ]
@@ -142,13 +147,138 @@ class OutboxRepository:
     async def mark_suppressed(self, row_id: int, reason: str) -> None:
         await self._finish(row_id, status=OutboxStatus.suppressed, reason=reason)
 
-    async def reschedule_listing(self, listing_id: int, at: datetime) -> None:
-        """Move a listing's pending alerts to ``at`` (hold them for, or release them after, the
-        marketplace post they link to)."""
+    async def reschedule_listing(self, listing_id: int, at: datetime, *, before: datetime) -> None:
+        """Move a listing's pending alerts that are due before ``before`` to ``at`` (hold them
+        for, or release them after, the marketplace post they link to). Alerts held for quiet
+        hours are due later and keep their time."""
         await self.session.execute(
             update(OutboxRow)
-            .where(OutboxRow.listing_id == listing_id, OutboxRow.status == OutboxStatus.pending)
+            .where(
+                OutboxRow.listing_id == listing_id,
+                OutboxRow.status == OutboxStatus.pending,
+                OutboxRow.next_attempt_at <= before,
+            )
             .values(next_attempt_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def alert_times_since(
+        self, user_ids: Sequence[int], since: datetime
+    ) -> list[tuple[int, datetime]]:
+        """(user, created_at) of deal alerts that were or will be sent immediately (not digest,
+        not suppressed) since ``since``: what the daily limit counts. One row per listing."""
+        if not user_ids:
+            return []
+        rows = await self.session.execute(
+            select(OutboxRow.user_id, OutboxRow.listing_id, func.min(OutboxRow.created_at))
+            .where(
+                OutboxRow.user_id.in_(list(user_ids)),
+                OutboxRow.kind == "deal_alert",
+                OutboxRow.created_at >= since,
+                OutboxRow.status.in_(
+                    [
+                        OutboxStatus.pending,
+                        OutboxStatus.sending,
+                        OutboxStatus.sent,
+                        OutboxStatus.failed,
+                    ]
+                ),
+                OutboxRow.digest_period.is_(None),
+                OutboxRow.fallback_of.is_(None),
+            )
+            .group_by(OutboxRow.user_id, OutboxRow.listing_id)
+        )
+        return [(int(u), at) for u, _listing, at in rows.all()]
+
+    async def due_digest_groups(self, now: datetime) -> list[tuple[int, str]]:
+        """(user, period) pairs with alerts waiting for a digest that is now due."""
+        rows = await self.session.execute(
+            select(OutboxRow.user_id, OutboxRow.digest_period)
+            .where(
+                OutboxRow.status == OutboxStatus.digest,
+                OutboxRow.digest_id.is_(None),
+                OutboxRow.next_attempt_at <= now,
+            )
+            .group_by(OutboxRow.user_id, OutboxRow.digest_period)
+        )
+        return [(int(u), str(p)) for u, p in rows.all()]
+
+    async def first_digest_member(self, user_id: int, period: str) -> int:
+        """The lowest id among the unlinked members: names the batch in the digest's key."""
+        found = await self.session.scalar(
+            select(func.min(OutboxRow.id)).where(
+                OutboxRow.user_id == user_id,
+                OutboxRow.digest_period == period,
+                OutboxRow.status == OutboxStatus.digest,
+                OutboxRow.digest_id.is_(None),
+            )
+        )
+        return int(found or 0)
+
+    async def link_digest(self, user_id: int, period: str, digest_keys: Sequence[str]) -> int:
+        """Point the waiting members, and the digest rows themselves, at one batch id (the
+        first digest row's id), so any of the digest's channels can find its members."""
+        digest_ids = list(
+            await self.session.scalars(
+                select(OutboxRow.id)
+                .where(OutboxRow.dedupe_key.in_(list(digest_keys)))
+                .order_by(OutboxRow.id)
+            )
+        )
+        if not digest_ids:
+            return 0
+        batch = digest_ids[0]
+        await self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(digest_ids))
+            .values(digest_id=batch)
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.user_id == user_id,
+                OutboxRow.digest_period == period,
+                OutboxRow.status == OutboxStatus.digest,
+                OutboxRow.digest_id.is_(None),
+                OutboxRow.kind == "deal_alert",
+            )
+            .values(digest_id=batch)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def digest_members(self, digest: OutboxRow) -> list[OutboxRow]:
+        rows = await self.session.scalars(
+            select(OutboxRow)
+            .where(OutboxRow.digest_id == digest.digest_id, OutboxRow.kind == "deal_alert")
+            .order_by(OutboxRow.id)
+        )
+        return list(rows)
+
+    async def settle_digest_members(self, batch: int) -> None:
+        """After a digest row finished: members are sent if any channel of the digest was;
+        failed (with the reasons) once every channel of it has failed."""
+        digests = list(
+            await self.session.scalars(
+                select(OutboxRow).where(OutboxRow.digest_id == batch, OutboxRow.kind == "digest")
+            )
+        )
+        if any(d.status == OutboxStatus.sent for d in digests):
+            status, reason = OutboxStatus.sent, f"in the {digests[0].digest_period} digest"
+        elif digests and all(d.status == OutboxStatus.failed for d in digests):
+            reasons = "; ".join(sorted({d.reason or "unknown" for d in digests}))
+            status, reason = OutboxStatus.failed, f"digest not delivered: {reasons}"[:300]
+        else:
+            return
+        await self.session.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.digest_id == batch,
+                OutboxRow.kind == "deal_alert",
+                OutboxRow.status == OutboxStatus.digest,
+            )
+            .values(status=status, reason=reason, updated_at=utcnow())
             .execution_options(synchronize_session=False)
         )
 
@@ -180,6 +310,9 @@ class OutboxRepository:
                 OutboxRow.status == OutboxStatus.pending
             )
         )
+
+    async def get(self, row_id: int) -> OutboxRow | None:
+        return await self.session.get(OutboxRow, row_id)
 
     async def for_listing(self, listing_id: int) -> list[OutboxRow]:
         rows = await self.session.scalars(

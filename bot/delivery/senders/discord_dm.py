@@ -7,7 +7,8 @@ import discord
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.render import NO_PINGS, AlertContext, alert_buttons, alert_embed
-from bot.delivery.senders.base import OutgoingAlert
+from bot.delivery.render_digest import digest_buttons, digest_embed, page_count
+from bot.delivery.senders.base import OutgoingAlert, OutgoingDigest
 from bot.delivery.senders.discord_errors import classify
 from bot.delivery.senders.pacing import OPEN_DM, OneAtATime
 from db.repositories.accounts import UserRepository
@@ -34,6 +35,25 @@ class DiscordDMSender:
         async with self.sessions.begin() as session:
             await UserRepository(session).set_dm_channel(user_id, channel.id)
         return channel.id
+
+    async def send_digest(self, digest: OutgoingDigest) -> int | None:
+        pages = page_count(digest.entries)
+        try:
+            channel_id = await self._dm_channel_id(digest.user_id)
+            channel = self.client.get_partial_messageable(
+                channel_id, type=discord.ChannelType.private
+            )
+            view = digest_buttons(digest.outbox_id, 0, pages)
+            async with self.pacing.hold(channel_id):
+                message = await channel.send(
+                    embed=digest_embed(digest.period, digest.entries, 0, digest.held_by_cap),
+                    nonce=digest.nonce,
+                    allowed_mentions=NO_PINGS,
+                    view=view,
+                )
+        except Exception as exc:
+            raise classify(exc) from exc
+        return message.id
 
     async def send(self, alert: OutgoingAlert) -> int | None:
         try:

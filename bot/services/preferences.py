@@ -1,0 +1,179 @@
+"""How each user wants alerts delivered: channels, frequency, time zone, quiet hours, daily limit,
+digest time, category filter, language, pause/stop. Every setter validates its input and names
+the field on error; nothing is written unless the whole change is valid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time
+from zoneinfo import available_timezones
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.domain.policy import Frequency, is_valid_timezone, parse_hhmm
+from bot.domain.rule import Channel, RuleValidationError, parse_channels
+from bot.domain.text import normalise_category, split_terms
+from bot.errors import UserFacingError
+from db.models import PreferencesRow
+from db.repositories.preferences import PreferencesRepository
+
+MAX_DAILY_LIMIT = 500
+MAX_CATEGORIES = 10
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+OFF = ("off", "none", "clear", "")
+
+
+@dataclass(frozen=True, slots=True)
+class PreferencesView:
+    """A snapshot for /prefs show (never the row itself: it leaves the session)."""
+
+    channels: tuple[str, ...]
+    frequency: str
+    timezone: str | None
+    quiet_hours: tuple[str, str] | None
+    daily_limit: int
+    digest_time: str
+    digest_day: str
+    categories: tuple[str, ...]
+    language: str
+    paused: bool
+    stopped: bool
+    email: str | None
+    email_verified: bool
+
+
+def _view(row: PreferencesRow) -> PreferencesView:
+    quiet = (row.quiet_start, row.quiet_end) if row.quiet_start and row.quiet_end else None
+    return PreferencesView(
+        channels=tuple(row.channels or ("dm",)),
+        frequency=row.frequency,
+        timezone=row.timezone,
+        quiet_hours=quiet,
+        daily_limit=row.daily_limit,
+        digest_time=row.digest_time,
+        digest_day=WEEKDAYS[row.digest_day].capitalize(),
+        categories=tuple(row.categories or ()),
+        language=row.language,
+        paused=row.paused,
+        stopped=row.stopped,
+        email=row.email,
+        email_verified=row.email_verified,
+    )
+
+
+def _hhmm(field: str, raw: str) -> time:
+    try:
+        return parse_hhmm(raw)
+    except ValueError as exc:
+        raise UserFacingError(str(exc), field=field) from None
+
+
+class PreferencesService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+        self._zones = sorted(available_timezones())
+
+    async def show(self, user_id: int) -> PreferencesView:
+        async with self.sessions.begin() as session:
+            return _view(await PreferencesRepository(session).get_or_create(user_id))
+
+    async def _update(self, user_id: int, **values: object) -> PreferencesView:
+        async with self.sessions.begin() as session:
+            row = await PreferencesRepository(session).get_or_create(user_id)
+            for name, value in values.items():
+                setattr(row, name, value)
+            return _view(row)
+
+    async def set_channels(self, user_id: int, raw: str) -> PreferencesView:
+        try:
+            channels = parse_channels(raw)
+        except RuleValidationError as exc:
+            raise UserFacingError(exc.message, field="channels") from None
+        if Channel.email in channels and not (await self.show(user_id)).email_verified:
+            raise UserFacingError(
+                "verify an email address first with /prefs email set", field="channels"
+            )
+        return await self._update(user_id, channels=sorted(c.value for c in channels))
+
+    async def set_frequency(self, user_id: int, raw: str) -> PreferencesView:
+        try:
+            frequency = Frequency(raw.strip().casefold())
+        except ValueError:
+            raise UserFacingError("choose immediate, daily or weekly", field="frequency") from None
+        return await self._update(user_id, frequency=frequency.value)
+
+    async def set_timezone(self, user_id: int, name: str) -> PreferencesView:
+        name = name.strip()
+        if not is_valid_timezone(name):
+            raise UserFacingError(
+                f"{name[:60]!r} is not an IANA time zone (e.g. America/Los_Angeles)",
+                field="timezone",
+            )
+        return await self._update(user_id, timezone=name)
+
+    def timezones(self, current: str, limit: int = 25) -> list[str]:
+        typed = current.strip().casefold().replace(" ", "_")
+        return [z for z in self._zones if typed in z.casefold()][:limit]
+
+    async def set_quiet_hours(self, user_id: int, start: str, end: str | None) -> PreferencesView:
+        if start.strip().casefold() in OFF:
+            return await self._update(user_id, quiet_start=None, quiet_end=None)
+        if end is None or end.strip().casefold() in OFF:
+            raise UserFacingError("give an end time too, e.g. 08:00", field="end")
+        begin, finish = _hhmm("start", start), _hhmm("end", end)
+        if begin == finish:
+            raise UserFacingError("start and end are the same; use `off` to clear", field="end")
+        return await self._update(
+            user_id, quiet_start=begin.strftime("%H:%M"), quiet_end=finish.strftime("%H:%M")
+        )
+
+    async def set_daily_limit(self, user_id: int, limit: int) -> PreferencesView:
+        if not 1 <= limit <= MAX_DAILY_LIMIT:
+            raise UserFacingError(f"must be between 1 and {MAX_DAILY_LIMIT}", field="limit")
+        return await self._update(user_id, daily_limit=limit)
+
+    async def set_digest_time(self, user_id: int, raw: str) -> PreferencesView:
+        return await self._update(user_id, digest_time=_hhmm("time", raw).strftime("%H:%M"))
+
+    async def set_digest_day(self, user_id: int, raw: str) -> PreferencesView:
+        day = raw.strip().casefold()
+        matches = [i for i, name in enumerate(WEEKDAYS) if name.startswith(day)] if day else []
+        if len(matches) != 1:
+            raise UserFacingError("choose a day of the week, e.g. Monday", field="day")
+        return await self._update(user_id, digest_day=matches[0])
+
+    async def set_categories(self, user_id: int, raw: str) -> PreferencesView:
+        if raw.strip().casefold() in OFF:
+            return await self._update(user_id, categories=[])
+        categories = split_terms(raw)
+        if len(categories) > MAX_CATEGORIES:
+            raise UserFacingError(f"at most {MAX_CATEGORIES} categories", field="categories")
+        for category in categories:
+            if len(category) > 100 or not normalise_category(category):
+                raise UserFacingError(f"{category[:40]!r} is not a category", field="categories")
+        return await self._update(user_id, categories=list(dict.fromkeys(categories)))
+
+    async def set_language(self, user_id: int, code: str, available: list[str]) -> PreferencesView:
+        code = code.strip().casefold()
+        if code not in available:
+            raise UserFacingError(f"choose one of {', '.join(available)}", field="language")
+        return await self._update(user_id, language=code)
+
+    async def pause_all(self, user_id: int) -> PreferencesView:
+        return await self._update(user_id, paused=True)
+
+    async def resume_all(self, user_id: int) -> PreferencesView:
+        """Undo pause-all and stop alike."""
+        return await self._update(user_id, paused=False, stopped=False)
+
+    async def stop(self, user_id: int) -> PreferencesView:
+        return await self._update(user_id, stopped=True)
+
+    async def mark_timezone_tip_sent(self, user_id: int) -> bool:
+        """True the first time only: the first DM suggests setting a time zone, once."""
+        async with self.sessions.begin() as session:
+            row = await PreferencesRepository(session).get_or_create(user_id)
+            if row.timezone is not None or row.timezone_tip_sent:
+                return False
+            row.timezone_tip_sent = True
+            return True
