@@ -9,6 +9,7 @@ import logging
 
 import discord
 import yarl
+from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from discord.ext import commands
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,6 +22,7 @@ from bot.delivery.senders.pacing import OneAtATime
 from bot.ingest.community import MarketplacePublisher
 from bot.jobs import start_scheduler
 from bot.services import Services, build_services
+from bot.web import build_web_app, start_web
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class DealScoutBot(commands.AutoShardedBot):
         self.settings = settings
         self._dispatcher_task: asyncio.Task[None] | None = None
         self._scheduler: AsyncIOScheduler | None = None
+        self._web: web.AppRunner | None = None
 
     def make_senders(
         self, sessions: async_sessionmaker[AsyncSession]
@@ -71,6 +74,9 @@ class DealScoutBot(commands.AutoShardedBot):
             self.services.dispatcher.run_forever(), name="dispatcher"
         )
         self._scheduler = start_scheduler(self.services, self.settings.scheduler_interval_seconds)
+        if self.settings.http_port is not None:
+            app = build_web_app(self.services.sessions, self.services.secret)
+            self._web = await start_web(app, self.settings.http_host, self.settings.http_port)
         log.info("ready to match: %d rules in the index", len(self.services.index))
 
     async def on_ready(self) -> None:
@@ -79,6 +85,8 @@ class DealScoutBot(commands.AutoShardedBot):
     async def close(self) -> None:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
+        if self._web is not None:
+            await self._web.cleanup()
         if hasattr(self, "services"):
             self.services.dispatcher.stop()
             if self._dispatcher_task is not None:

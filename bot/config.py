@@ -22,6 +22,7 @@ class Settings(BaseSettings):
         extra="ignore",
         case_sensitive=False,
         populate_by_name=True,
+        env_ignore_empty=True,
     )
 
     discord_token: SecretStr | None = Field(default=None, description="Bot token")

@@ -32,6 +32,7 @@ def start_scheduler(services: Services, interval_seconds: float) -> AsyncIOSched
         id="digests",
         max_instances=1,
         coalesce=True,
+        misfire_grace_time=None,  # late is fine (a suspended host, a clock step): never skip
     )
     scheduler.start()
     return scheduler

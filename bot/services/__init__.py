@@ -17,14 +17,17 @@ from bot.delivery.digests import DigestService
 from bot.delivery.dispatcher import Dispatcher, DispatchSettings
 from bot.delivery.outbox import Wakeup
 from bot.delivery.senders.base import Sender
+from bot.delivery.senders.email import EmailSender
 from bot.domain.matching import RuleIndex
 from bot.domain.rule import GeocodeFn
 from bot.geo import geocode as offline_geocode
 from bot.ingest.community import ListingService, MarketplacePublisher
+from bot.security import effective_secret
 from bot.services.admin import AdminService
 from bot.services.feedback import FeedbackService
 from bot.services.preferences import PreferencesService
 from bot.services.rules import RuleService, build_index
+from bot.services.verification import EmailVerificationService
 from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
 
@@ -42,7 +45,9 @@ class Services:
     feedback: FeedbackService
     digests: DigestService
     preferences: PreferencesService
+    email_verification: EmailVerificationService
     dispatcher: Dispatcher
+    secret: str
 
     async def close(self) -> None:
         self.dispatcher.stop()
@@ -77,7 +82,10 @@ async def build_services(
     if settings.migrate_on_start:
         await upgrade(engine)
     sessions = make_sessionmaker(engine)
-    senders, publisher = make_senders(sessions)
+    secret = effective_secret(settings)
+    email = EmailSender(sessions, settings, secret)
+    made, publisher = make_senders(sessions)
+    senders: dict[str, Sender] = {"email": email, **made}  # a factory may replace email (tests)
     index = await build_index(sessions)
     wakeup = Wakeup()
     digests = DigestService(sessions, wakeup)
@@ -100,6 +108,8 @@ async def build_services(
         feedback=FeedbackService(sessions),
         digests=digests,
         preferences=PreferencesService(sessions),
+        email_verification=EmailVerificationService(sessions, email.send_code, secret),
+        secret=secret,
         dispatcher=Dispatcher(
             sessions, senders, wakeup, dispatch_settings(settings), digests=digests
         ),

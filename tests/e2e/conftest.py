@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.process import BotProcess
+from tests.e2e.process import BotProcess, WallClock
 from tests.standins.discord import DiscordStandin, Guild, User
 
 pytestmark = pytest.mark.e2e
@@ -40,11 +40,18 @@ async def started_world(
     *,
     guilds: list[Guild] | None = None,
     shard_count: int = 1,
+    clock: WallClock | None = None,
     **bot_env: str,
 ) -> AsyncIterator[World]:
     chosen = guilds or ([guild] if guild else None)
     async with DiscordStandin(guilds=chosen, shard_count=shard_count) as standin:
-        env = {**standin.env(), "DISPATCH_LEASE_SECONDS": "3", **bot_env}
+        env = {
+            **standin.env(),
+            "DISPATCH_LEASE_SECONDS": "3",
+            "SCHEDULER_INTERVAL_SECONDS": "1",
+            **(clock.env() if clock else {}),
+            **bot_env,
+        }
         bot = BotProcess(env, tmp_path)
         for each in standin.guilds:
             await bot.run_cli("sync-commands", "--guild", str(each.id))

@@ -12,6 +12,12 @@ from bot.delivery.senders.base import OutgoingAlert, OutgoingDigest
 from bot.delivery.senders.discord_errors import classify
 from bot.delivery.senders.pacing import OPEN_DM, OneAtATime
 from db.repositories.accounts import UserRepository
+from db.repositories.preferences import PreferencesRepository
+
+TIMEZONE_TIP = (
+    "Tip: quiet hours and digests use your time zone, UTC until you set it with "
+    "/prefs timezone. (Shown once.)"
+)
 
 
 class DiscordDMSender:
@@ -55,6 +61,15 @@ class DiscordDMSender:
             raise classify(exc) from exc
         return message.id
 
+    async def _needs_timezone_tip(self, user_id: int) -> bool:
+        async with self.sessions() as session:
+            row = await PreferencesRepository(session).get(user_id)
+        return row is None or (row.timezone is None and not row.timezone_tip_sent)
+
+    async def _tip_sent(self, user_id: int) -> None:
+        async with self.sessions.begin() as session:
+            (await PreferencesRepository(session).get_or_create(user_id)).timezone_tip_sent = True
+
     async def send(self, alert: OutgoingAlert) -> int | None:
         try:
             channel_id = await self._dm_channel_id(alert.user_id)
@@ -62,9 +77,13 @@ class DiscordDMSender:
                 channel_id, type=discord.ChannelType.private
             )
             rule_name = discord.utils.escape_markdown(alert.rule.name)
+            content = f"New match for your alert **{rule_name}**"
+            tip = await self._needs_timezone_tip(alert.user_id)
+            if tip:
+                content += f"\n-# {TIMEZONE_TIP}"
             async with self.pacing.hold(channel_id):
                 message = await channel.send(
-                    content=f"New match for your alert **{rule_name}**",
+                    content=content,
                     embed=alert_embed(
                         alert.listing,
                         AlertContext(alert.rule, alert.distance_mi, alert.listing.url),
@@ -75,4 +94,6 @@ class DiscordDMSender:
                 )
         except Exception as exc:
             raise classify(exc) from exc
+        if tip:
+            await self._tip_sent(alert.user_id)
         return message.id
