@@ -29,6 +29,7 @@ from db.repositories.preferences import PreferencesRepository
 
 log = logging.getLogger(__name__)
 
+NOT_CONFIGURED = "email is not configured (SMTP_HOST is unset)"
 CONFIG_RETRY_SECONDS = 300.0
 """Login or TLS problems are the operator's to fix; retry slowly rather than fail every alert."""
 
@@ -122,6 +123,9 @@ class EmailSender:
 
     async def send_code(self, address: str, code: str) -> None:
         """Mail a verification code to an address that is not verified yet (by definition)."""
+        if not self.settings.smtp_host:
+            # Not "unreachable": that would tell the user their address was refused.
+            raise SendError(NOT_CONFIGURED, permanent=True)
         await self._deliver(
             render_verification_email(address, code, self.settings.smtp_from), address
         )
@@ -129,7 +133,8 @@ class EmailSender:
     async def _deliver(self, message: EmailMessage, to: str) -> None:
         s = self.settings
         if not s.smtp_host:
-            raise SendError("email is not configured (SMTP_HOST is unset)", permanent=True)
+            # Unreachable, so the dispatcher falls back to Discord instead of failing the alert.
+            raise SendError(NOT_CONFIGURED, permanent=True, unreachable=True)
         try:
             await aiosmtplib.send(
                 message,
