@@ -3,6 +3,13 @@
 PURE: times in, a decision out. Every path ends in exactly one of: send now, hold until the quiet
 window ends, add to a digest, or suppress with a reason — so nothing is ever dropped silently.
 All local-time arithmetic uses the user's IANA zone (zoneinfo), so DST changes are handled.
+
+DST rules, in one place (see ``_occurrences``): preferences are wall-clock times. A wall time that
+a spring-forward gap skips (02:30 in New York on 2026-03-08) stands for the first instant after
+the gap (03:00 EDT), so nothing waits an extra day. A wall time that a fall-back repeats means its
+first occurrence (fold=0) — for digests always (one digest per local day), for the end of quiet
+hours unless that has already passed, in which case the repeat (never a time before ``now``).
+Digests count ``now`` itself: a match arriving exactly at the digest instant joins that digest.
 """
 
 from __future__ import annotations
@@ -162,14 +169,14 @@ def _gap_end(naive: datetime, tz: ZoneInfo, lo: datetime, hi: datetime) -> datet
     return datetime.fromtimestamp(hi_s, UTC)
 
 
-def _occurrences(day: date, wall: time, tz: ZoneInfo) -> list[datetime]:
-    """The UTC instants at which the clock in ``tz`` reads ``wall`` on ``day``, earliest first.
+def _occurrences(day: date, clock: time, tz: ZoneInfo) -> list[datetime]:
+    """The UTC instants at which the clock in ``tz`` reads ``clock`` on ``day``, earliest first.
 
     Usually one. Two when the time repeats (fall-back): fold=0 then fold=1. When the time is
     skipped (spring-forward gap) the single stand-in is the first instant after the gap, so a
     delivery scheduled for a wall time that does not exist happens as soon as the clock resumes.
     """
-    naive = datetime.combine(day, _plain(wall))
+    naive = datetime.combine(day, _plain(clock))
     first = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
     second = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
     if first == second:
@@ -228,13 +235,13 @@ def quiet_until(now: datetime, prefs: Preferences) -> datetime | None:
     result is always after ``now`` and never inside the window.
     """
     now = _as_utc(now)
-    if not in_quiet_hours(now, prefs):
+    window = prefs.quiet_hours
+    if window is None or not in_quiet_hours(now, prefs):
         return None
-    assert prefs.quiet_hours is not None  # in_quiet_hours was True
     tz = zone(prefs.timezone)
     today = _wall(now, tz).date()
     for offset in range(-1, 4):
-        for candidate in _occurrences(today + timedelta(days=offset), prefs.quiet_hours.end, tz):
+        for candidate in _occurrences(today + timedelta(days=offset), window.end, tz):
             if candidate > now and not in_quiet_hours(candidate, prefs):
                 return candidate
     raise AssertionError("a quiet window always ends within a few days")  # pragma: no cover
@@ -337,9 +344,11 @@ def decide(
     Checks run in a fixed order so the reason shown to the user is the most fundamental one:
     stop, pause, category filter, digest frequency (the rule's, else the user's), the daily cap
     (overflow goes to the next daily digest, never dropped), quiet hours (held until the window
-    ends), else send now. Raises ValueError for a naive ``now`` or an unknown time zone.
+    ends), else send now. Raises ValueError for a naive ``now`` or an unknown time zone — on
+    every call, not only when a time rule needs the zone, so bad stored preferences fail at once.
     """
     now = _as_utc(now)
+    tz = zone(prefs.timezone)
     if prefs.stopped:
         return Decision(Action.suppress, now, REASON_STOPPED)
     if prefs.paused:
@@ -354,6 +363,5 @@ def decide(
         return _digest(now, prefs, Frequency.daily, reason)
     until = quiet_until(now, prefs)
     if until is not None:
-        local = _wall(until, zone(prefs.timezone))
-        return Decision(Action.hold, until, f"quiet hours until {local:%H:%M}")
+        return Decision(Action.hold, until, f"quiet hours until {_wall(until, tz):%H:%M}")
     return Decision(Action.send, now)
