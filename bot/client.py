@@ -26,7 +26,14 @@ from bot.web import build_web_app, start_web
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.errors", "cogs.alerts", "cogs.sell", "cogs.admin", "cogs.digests")
+EXTENSIONS = (
+    "cogs.errors",
+    "cogs.alerts",
+    "cogs.sell",
+    "cogs.admin",
+    "cogs.digests",
+    "cogs.preferences",
+)
 
 
 def apply_endpoints(settings: Settings) -> None:

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, TypeVar
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.errors import PermissionDeniedError
+from bot.i18n import locale_of, t, tn
 from cogs.ui.embeds import stats_embed
 from cogs.ui.replies import defer, respond
 
@@ -23,8 +25,8 @@ Choice = app_commands.Choice
 T = TypeVar("T")
 
 SCOPES = [
-    Choice(name="guild (copy global commands to this server; instant)", value="guild"),
-    Choice(name="global (every server; can take a while)", value="global"),
+    Choice(name=locale_str("guild (copy global commands to this server; instant)"), value="guild"),
+    Choice(name=locale_str("global (every server; can take a while)"), value="global"),
 ]
 
 
@@ -47,7 +49,7 @@ class Admin(commands.Cog):
 
     admin = app_commands.Group(
         name="admin",
-        description="Deal Scout settings for this server",
+        description=locale_str("Deal Scout settings for this server"),
         guild_only=True,
         allowed_contexts=app_commands.AppCommandContext(guild=True),
         default_permissions=discord.Permissions(manage_guild=True),
@@ -56,8 +58,10 @@ class Admin(commands.Cog):
     def __init__(self, bot: DealScoutBot) -> None:
         self.bot = bot
 
-    @admin.command(name="alert-channel", description="Where channel alerts are posted")
-    @app_commands.describe(channel="The channel for alerts; leave empty to stop channel alerts")
+    @admin.command(name="alert-channel", description=locale_str("Where channel alerts are posted"))
+    @app_commands.describe(
+        channel=locale_str("The channel for alerts; leave empty to stop channel alerts")
+    )
     @manage_guild
     @in_guild()
     async def alert_channel(
@@ -68,14 +72,21 @@ class Admin(commands.Cog):
         await self.bot.services.admin.set_alert_channel(
             interaction.guild_id, None if channel is None else channel.id
         )
+        locale = locale_of(interaction)
         if channel is None:
-            text = "Channel alerts are off for this server: no alert channel is set."
+            text = t("Channel alerts are off for this server: no alert channel is set.", locale)
         else:
-            text = f"✅ Channel alerts will be posted in {channel.mention}."
+            text = t(
+                "✅ Channel alerts will be posted in {channel}.", locale, channel=channel.mention
+            )
         await respond(interaction, text)
 
-    @admin.command(name="marketplace-channel", description="Where /sell listings are posted")
-    @app_commands.describe(channel="The channel for listings; leave empty to stop posting them")
+    @admin.command(
+        name="marketplace-channel", description=locale_str("Where /sell listings are posted")
+    )
+    @app_commands.describe(
+        channel=locale_str("The channel for listings; leave empty to stop posting them")
+    )
     @manage_guild
     @in_guild()
     async def marketplace_channel(
@@ -86,13 +97,20 @@ class Admin(commands.Cog):
         await self.bot.services.admin.set_marketplace_channel(
             interaction.guild_id, None if channel is None else channel.id
         )
+        locale = locale_of(interaction)
         if channel is None:
-            text = "Listings from /sell will not be posted in this server any more."
+            text = t("Listings from /sell will not be posted in this server any more.", locale)
         else:
-            text = f"✅ Listings from /sell will be posted in {channel.mention}."
+            text = t(
+                "✅ Listings from /sell will be posted in {channel}.",
+                locale,
+                channel=channel.mention,
+            )
         await respond(interaction, text)
 
-    @admin.command(name="stats", description="Rules, listings and how alert delivery is doing")
+    @admin.command(
+        name="stats", description=locale_str("Rules, listings and how alert delivery is doing")
+    )
     @manage_guild
     @in_guild()
     async def stats(self, interaction: discord.Interaction) -> None:
@@ -100,10 +118,14 @@ class Admin(commands.Cog):
         await defer(interaction)
         stats = await self.bot.services.admin.stats(interaction.guild_id)
         name = interaction.guild.name if interaction.guild is not None else None
-        await respond(interaction, embed=stats_embed(stats, name))
+        await respond(interaction, embed=stats_embed(stats, name, locale_of(interaction)))
 
-    @admin.command(name="sync", description="Bot owner only: publish the slash commands")
-    @app_commands.describe(scope="guild (default): this server, instantly; global: every server")
+    @admin.command(
+        name="sync", description=locale_str("Bot owner only: publish the slash commands")
+    )
+    @app_commands.describe(
+        scope=locale_str("guild (default): this server, instantly; global: every server")
+    )
     @app_commands.choices(scope=SCOPES)
     @in_guild()
     async def sync(
@@ -111,18 +133,31 @@ class Admin(commands.Cog):
     ) -> None:
         assert interaction.guild_id is not None
         await defer(interaction)
+        locale = locale_of(interaction)
         if not await self.bot.is_owner(interaction.user):
-            raise PermissionDeniedError("only the bot's owner can sync commands")
+            raise PermissionDeniedError(t("only the bot's owner can sync commands", locale))
         tree = self.bot.tree
         if scope is not None and scope.value == "global":
             synced = await tree.sync()
-            where = "globally (Discord can take up to an hour to show them everywhere)"
+            text = tn(
+                "✅ Synced {n} command globally "
+                "(Discord can take up to an hour to show them everywhere).",
+                "✅ Synced {n} commands globally "
+                "(Discord can take up to an hour to show them everywhere).",
+                len(synced),
+                locale,
+            )
         else:
             guild = discord.Object(id=interaction.guild_id)
             tree.copy_global_to(guild=guild)
             synced = await tree.sync(guild=guild)
-            where = "to this server"
-        await respond(interaction, f"✅ Synced {len(synced)} commands {where}.")
+            text = tn(
+                "✅ Synced {n} command to this server.",
+                "✅ Synced {n} commands to this server.",
+                len(synced),
+                locale,
+            )
+        await respond(interaction, text)
 
 
 async def setup(bot: DealScoutBot) -> None:

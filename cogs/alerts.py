@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.delivery.render import (
@@ -24,6 +25,7 @@ from bot.delivery.render import (
 )
 from bot.domain.rule import RuleInput
 from bot.errors import UserFacingError
+from bot.i18n import locale_of, t
 from cogs.ui.confirm import ConfirmView
 from cogs.ui.embeds import rule_list_pages, rule_summary_embed, test_report_embed
 from cogs.ui.options import (
@@ -43,46 +45,61 @@ log = logging.getLogger(__name__)
 
 Choice = app_commands.Choice
 
-EDIT_CONDITIONS: list[Choice[str]] = [*CONDITIONS, Choice(name="Any (clear)", value="any")]
+EDIT_CONDITIONS: list[Choice[str]] = [
+    *CONDITIONS,
+    Choice(name=locale_str("Any (clear)"), value="any"),
+]
 CHANNEL_CHOICES = ("dm", "channel", "email", "dm,channel", "dm,email", "dm,channel,email")
 FREQUENCIES: list[Choice[str]] = [
-    Choice(name="Immediate", value="immediate"),
-    Choice(name="Daily digest", value="daily"),
-    Choice(name="Weekly digest", value="weekly"),
-    Choice(name="My default (/prefs frequency)", value="default"),
+    Choice(name=locale_str("Immediate"), value="immediate"),
+    Choice(name=locale_str("Daily digest"), value="daily"),
+    Choice(name=locale_str("Weekly digest"), value="weekly"),
+    Choice(name=locale_str("My default (/prefs frequency)"), value="default"),
 ]
 DELETE_CONFIRM_TIMEOUT = 60.0
 
-DESCRIPTIONS: dict[str, str] = {
-    "name": "A short name for this alert (up to 80 characters)",
-    "keywords": 'Comma-separated words to look for; "quoted phrases" allowed: desk, "gaming chair"',
-    "exclude": "Comma-separated words that rule a listing out, e.g. broken, parts",
-    "min_price": "Lowest price, e.g. 50, $350 or 1,299.99",
-    "max_price": "Highest price, e.g. 350, $350 or 1,299.99",
-    "category": "Only listings in this category (subcategories included)",
-    "condition": "The worst condition you accept",
-    "location": 'Search around this US ZIP code or "City, ST" (needs a radius)',
-    "radius": "Miles around the location, 1 to 500",
-    "min_deal_score": "Only deals scoring at least this, 0 to 1 (0.6 = well under the usual price)",
-    "channels": "Where to alert you: dm, channel (this server's alert channel), email, or a mix",
-    "frequency": "Immediate, or collect into your daily/weekly digest (default: /prefs frequency)",
+DESCRIPTIONS: dict[str, locale_str] = {
+    "name": locale_str("A short name for this alert (up to 80 characters)"),
+    "keywords": locale_str(
+        'Comma-separated words to look for; "quoted phrases" allowed: desk, "gaming chair"'
+    ),
+    "exclude": locale_str("Comma-separated words that rule a listing out, e.g. broken, parts"),
+    "min_price": locale_str("Lowest price, e.g. 50, $350 or 1,299.99"),
+    "max_price": locale_str("Highest price, e.g. 350, $350 or 1,299.99"),
+    "category": locale_str("Only listings in this category (subcategories included)"),
+    "condition": locale_str("The worst condition you accept"),
+    "location": locale_str('Search around this US ZIP code or "City, ST" (needs a radius)'),
+    "radius": locale_str("Miles around the location, 1 to 500"),
+    "min_deal_score": locale_str(
+        "Only deals scoring at least this, 0 to 1 (0.6 = well under the usual price)"
+    ),
+    "channels": locale_str(
+        "Where to alert you: dm, channel (this server's alert channel), email, or a mix"
+    ),
+    "frequency": locale_str(
+        "Immediate, or collect into your daily/weekly digest (default: /prefs frequency)"
+    ),
 }
-EDIT_DESCRIPTIONS: dict[str, str] = {
-    "rule": "The alert to change",
-    "name": "A new name for the alert",
-    "keywords": 'Comma-separated words; "quoted phrases" allowed; type none to clear',
-    "exclude": "Comma-separated words that rule a listing out; type none to clear",
-    "min_price": "Lowest price, e.g. $350 or 1,299.99; type none to clear",
-    "max_price": "Highest price, e.g. $350 or 1,299.99; type none to clear",
-    "category": "Only listings in this category; type none to clear",
-    "condition": "The worst condition you accept (Any clears it)",
-    "location": 'US ZIP code or "City, ST"; type none to clear (also clears the radius)',
-    "radius": "Miles around the location, 1 to 500",
-    "min_deal_score": "Minimum deal score, 0 to 1 (0 clears it)",
-    "channels": "Where to alert you: dm, channel, email, or a mix like dm,email",
-    "frequency": "Immediate, daily or weekly digest, or default (your /prefs frequency)",
+EDIT_DESCRIPTIONS: dict[str, locale_str] = {
+    "rule": locale_str("The alert to change"),
+    "name": locale_str("A new name for the alert"),
+    "keywords": locale_str('Comma-separated words; "quoted phrases" allowed; type none to clear'),
+    "exclude": locale_str("Comma-separated words that rule a listing out; type none to clear"),
+    "min_price": locale_str("Lowest price, e.g. $350 or 1,299.99; type none to clear"),
+    "max_price": locale_str("Highest price, e.g. $350 or 1,299.99; type none to clear"),
+    "category": locale_str("Only listings in this category; type none to clear"),
+    "condition": locale_str("The worst condition you accept (Any clears it)"),
+    "location": locale_str(
+        'US ZIP code or "City, ST"; type none to clear (also clears the radius)'
+    ),
+    "radius": locale_str("Miles around the location, 1 to 500"),
+    "min_deal_score": locale_str("Minimum deal score, 0 to 1 (0 clears it)"),
+    "channels": locale_str("Where to alert you: dm, channel, email, or a mix like dm,email"),
+    "frequency": locale_str(
+        "Immediate, daily or weekly digest, or default (your /prefs frequency)"
+    ),
 }
-RULE_DESCRIPTION = "One of your alerts"
+RULE_DESCRIPTION = locale_str("One of your alerts")
 
 
 async def rule_autocomplete(interaction: discord.Interaction, current: str) -> list[Choice[str]]:
@@ -93,8 +110,9 @@ async def rule_autocomplete(interaction: discord.Interaction, current: str) -> l
         log.exception("rule autocomplete failed")
         return []
     choices = []
+    locale = locale_of(interaction)
     for rule in rules[:MAX_CHOICES]:
-        label = rule.name if rule.active else f"{rule.name} (paused)"
+        label = rule.name if rule.active else t("{name} (paused)", locale, name=rule.name)
         choices.append(Choice(name=label[:CHOICE_LIMIT], value=rule.name[:CHOICE_LIMIT]))
     return choices
 
@@ -103,9 +121,7 @@ async def channels_autocomplete(
     interaction: discord.Interaction, current: str
 ) -> list[Choice[str]]:
     typed = current.strip().casefold()
-    offered = [
-        c for c in CHANNEL_CHOICES if interaction.guild_id is not None or "channel" not in c
-    ]
+    offered = [c for c in CHANNEL_CHOICES if interaction.guild_id is not None or "channel" not in c]
     return [Choice(name=c, value=c) for c in offered if typed in c]
 
 
@@ -113,10 +129,20 @@ def _choice(value: Choice[str] | None) -> str | None:
     return None if value is None else value.value
 
 
+def paused_text(name: str, locale: str) -> str:
+    return t(
+        "⏸️ Paused **{name}**. Turn it back on with `/alert resume`.",
+        locale,
+        name=clean(name, 200),
+    )
+
+
 class Alerts(commands.Cog):
     """Deal alerts: tell Deal Scout what you want, and it tells you when it is listed."""
 
-    alert = app_commands.Group(name="alert", description="Create and manage your deal alerts")
+    alert = app_commands.Group(
+        name="alert", description=locale_str("Create and manage your deal alerts")
+    )
 
     def __init__(self, bot: DealScoutBot) -> None:
         self.bot = bot
@@ -124,7 +150,9 @@ class Alerts(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(PauseAlertButton, NotInterestedButton)
 
-    @alert.command(name="create", description="Create an alert for new listings that match")
+    @alert.command(
+        name="create", description=locale_str("Create an alert for new listings that match")
+    )
     @app_commands.describe(**DESCRIPTIONS)
     @app_commands.choices(condition=CONDITIONS, frequency=FREQUENCIES)
     @app_commands.autocomplete(category=category_autocomplete, channels=channels_autocomplete)
@@ -145,6 +173,7 @@ class Alerts(commands.Cog):
         frequency: Choice[str] | None = None,
     ) -> None:
         await defer(interaction)
+        locale = locale_of(interaction)
         data = RuleInput(
             name=name,
             keywords=keywords,
@@ -162,27 +191,37 @@ class Alerts(commands.Cog):
         rule = await self.bot.services.rules.create(interaction.user.id, interaction.guild_id, data)
         await respond(
             interaction,
-            embed=rule_summary_embed(rule, heading="✅ Alert created. Test it with `/alert test`."),
+            embed=rule_summary_embed(
+                rule,
+                heading=t("✅ Alert created. Test it with `/alert test`.", locale),
+                locale=locale,
+            ),
         )
 
-    @alert.command(name="list", description="List your alerts")
+    @alert.command(name="list", description=locale_str("List your alerts"))
     async def list_rules(self, interaction: discord.Interaction) -> None:
         await defer(interaction)
+        locale = locale_of(interaction)
         rules = await self.bot.services.rules.list(interaction.user.id)
         if not rules:
-            await respond(interaction, "You have no alerts yet. Create one with `/alert create`.")
+            await respond(
+                interaction, t("You have no alerts yet. Create one with `/alert create`.", locale)
+            )
             return
-        await Paginator(interaction.user.id, rule_list_pages(rules)).start(interaction)
+        pages = rule_list_pages(rules, locale=locale)
+        await Paginator(interaction.user.id, pages, locale=locale).start(interaction)
 
-    @alert.command(name="show", description="Show everything about one of your alerts")
+    @alert.command(name="show", description=locale_str("Show everything about one of your alerts"))
     @app_commands.describe(rule=RULE_DESCRIPTION)
     @app_commands.autocomplete(rule=rule_autocomplete)
     async def show(self, interaction: discord.Interaction, rule: str) -> None:
         await defer(interaction)
         found = await self.bot.services.rules.resolve(interaction.user.id, rule)
-        await respond(interaction, embed=rule_summary_embed(found))
+        await respond(interaction, embed=rule_summary_embed(found, locale=locale_of(interaction)))
 
-    @alert.command(name="edit", description="Change one of your alerts (give only what changes)")
+    @alert.command(
+        name="edit", description=locale_str("Change one of your alerts (give only what changes)")
+    )
     @app_commands.describe(**EDIT_DESCRIPTIONS)
     @app_commands.choices(condition=EDIT_CONDITIONS, frequency=FREQUENCIES)
     @app_commands.autocomplete(
@@ -219,36 +258,45 @@ class Alerts(commands.Cog):
             channels=channels,
             frequency=_choice(frequency),
         )
+        locale = locale_of(interaction)
         if data == RuleInput():
-            raise UserFacingError("give at least one option to change")
+            raise UserFacingError(t("give at least one option to change", locale))
         await defer(interaction)
         updated = await self.bot.services.rules.edit(interaction.user.id, rule, data)
-        await respond(interaction, embed=rule_summary_embed(updated, heading="✅ Alert updated."))
+        await respond(
+            interaction,
+            embed=rule_summary_embed(
+                updated, heading=t("✅ Alert updated.", locale), locale=locale
+            ),
+        )
 
-    @alert.command(name="pause", description="Stop an alert for now (nothing is deleted)")
+    @alert.command(
+        name="pause", description=locale_str("Stop an alert for now (nothing is deleted)")
+    )
     @app_commands.describe(rule=RULE_DESCRIPTION)
     @app_commands.autocomplete(rule=rule_autocomplete)
     async def pause(self, interaction: discord.Interaction, rule: str) -> None:
         await defer(interaction)
         paused = await self.bot.services.rules.set_active(interaction.user.id, rule, False)
-        await respond(
-            interaction,
-            f"⏸️ Paused **{clean(paused.name, 200)}**. Turn it back on with `/alert resume`.",
-        )
+        await respond(interaction, paused_text(paused.name, locale_of(interaction)))
 
-    @alert.command(name="resume", description="Turn a paused alert back on")
+    @alert.command(name="resume", description=locale_str("Turn a paused alert back on"))
     @app_commands.describe(rule=RULE_DESCRIPTION)
     @app_commands.autocomplete(rule=rule_autocomplete)
     async def resume(self, interaction: discord.Interaction, rule: str) -> None:
         await defer(interaction)
         resumed = await self.bot.services.rules.set_active(interaction.user.id, rule, True)
-        await respond(interaction, f"▶️ Resumed **{clean(resumed.name, 200)}**.")
+        await respond(
+            interaction,
+            t("▶️ Resumed **{name}**.", locale_of(interaction), name=clean(resumed.name, 200)),
+        )
 
-    @alert.command(name="delete", description="Delete one of your alerts (asks first)")
+    @alert.command(name="delete", description=locale_str("Delete one of your alerts (asks first)"))
     @app_commands.describe(rule=RULE_DESCRIPTION)
     @app_commands.autocomplete(rule=rule_autocomplete)
     async def delete(self, interaction: discord.Interaction, rule: str) -> None:
         await defer(interaction)
+        locale = locale_of(interaction)
         services = self.bot.services
         user_id = interaction.user.id
         target = await services.rules.resolve(user_id, rule)
@@ -256,28 +304,38 @@ class Alerts(commands.Cog):
 
         async def confirmed(click: discord.Interaction) -> None:
             deleted = await services.rules.delete(user_id, target.id)
-            text = f"🗑️ Deleted **{name}**." if deleted else f"**{name}** was already deleted."
+            answer = locale_of(click)
+            text = (
+                t("🗑️ Deleted **{name}**.", answer, name=name)
+                if deleted
+                else t("**{name}** was already deleted.", answer, name=name)
+            )
             await click.response.edit_message(content=text, embed=None, view=None)
 
         view = ConfirmView(
             user_id,
             on_confirm=confirmed,
-            confirm_label="Delete",
-            cancelled_text=f"Kept **{name}**; nothing was deleted.",
-            timed_out_text=f"No answer, so **{name}** was kept.",
+            confirm_label=t("Delete", locale),
+            cancelled_text=t("Kept **{name}**; nothing was deleted.", locale, name=name),
+            timed_out_text=t("No answer, so **{name}** was kept.", locale, name=name),
             timeout=DELETE_CONFIRM_TIMEOUT,
+            locale=locale,
         )
         view.message = await respond(
-            interaction, f"Delete the alert **{name}**? This cannot be undone.", view=view
+            interaction,
+            t("Delete the alert **{name}**? This cannot be undone.", locale, name=name),
+            view=view,
         )
 
-    @alert.command(name="test", description="Try an alert on recent listings and see each check")
+    @alert.command(
+        name="test", description=locale_str("Try an alert on recent listings and see each check")
+    )
     @app_commands.describe(rule=RULE_DESCRIPTION)
     @app_commands.autocomplete(rule=rule_autocomplete)
     async def test(self, interaction: discord.Interaction, rule: str) -> None:
         await defer(interaction)
         report = await self.bot.services.rules.test(interaction.user.id, rule)
-        await respond(interaction, embed=test_report_embed(report))
+        await respond(interaction, embed=test_report_embed(report, locale_of(interaction)))
 
 
 class PauseAlertButton(
@@ -287,10 +345,10 @@ class PauseAlertButton(
     """ "Pause this alert" on an alert message; survives restarts (the id is in the custom id).
     The service checks ownership, so someone else's click finds nothing."""
 
-    def __init__(self, rule_id: int) -> None:
+    def __init__(self, rule_id: int, locale: str = "en") -> None:
         super().__init__(
             discord.ui.Button(
-                label="Pause this alert",
+                label=t("Pause this alert", locale),
                 style=discord.ButtonStyle.secondary,
                 custom_id=PAUSE_RULE_ID.format(rule_id=rule_id),
             )
@@ -305,17 +363,14 @@ class PauseAlertButton(
         match: re.Match[str],
         /,
     ) -> PauseAlertButton:
-        return cls(int(match["rule_id"]))
+        return cls(int(match["rule_id"]), locale_of(interaction))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
             rule = await services_of(interaction).rules.set_active_by_id(
                 interaction.user.id, self.rule_id, False
             )
-            await respond(
-                interaction,
-                f"⏸️ Paused **{clean(rule.name, 200)}**. Turn it back on with `/alert resume`.",
-            )
+            await respond(interaction, paused_text(rule.name, locale_of(interaction)))
         except Exception as exc:
             await send_error(interaction, exc)
 
@@ -326,10 +381,10 @@ class NotInterestedButton(
 ):
     """ "Not interested" on an alert message: remembered, and pending alerts for it are dropped."""
 
-    def __init__(self, listing_id: int) -> None:
+    def __init__(self, listing_id: int, locale: str = "en") -> None:
         super().__init__(
             discord.ui.Button(
-                label="Not interested",
+                label=t("Not interested", locale),
                 style=discord.ButtonStyle.secondary,
                 custom_id=NOT_INTERESTED_ID.format(listing_id=listing_id),
             )
@@ -344,17 +399,18 @@ class NotInterestedButton(
         match: re.Match[str],
         /,
     ) -> NotInterestedButton:
-        return cls(int(match["listing_id"]))
+        return cls(int(match["listing_id"]), locale_of(interaction))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
             added = await services_of(interaction).feedback.not_interested(
                 interaction.user.id, self.listing_id
             )
+            locale = locale_of(interaction)
             text = (
-                "👍 Noted: you won't hear about this listing again."
+                t("👍 Noted: you won't hear about this listing again.", locale)
                 if added
-                else "You already marked this listing as not interesting."
+                else t("You already marked this listing as not interesting.", locale)
             )
             await respond(interaction, text)
         except Exception as exc:

@@ -13,6 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import UserFacingError
+from bot.i18n import N_, locale_of, t
 from cogs.ui.replies import (
     new_error_id,
     safe_respond,
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MANAGE_SERVER = "You need the **Manage Server** permission to use this command."
+MANAGE_SERVER = N_("You need the **Manage Server** permission to use this command.")
 
 
 def _permission_names(names: list[str]) -> str:
@@ -46,31 +47,40 @@ def option_name(interaction: discord.Interaction, error: app_commands.Transforme
 
 
 def error_text(interaction: discord.Interaction, error: app_commands.AppCommandError) -> str:
-    """What to tell the user; logs what they cannot fix."""
+    """What to tell the user, in their language; logs what they cannot fix."""
+    locale = locale_of(interaction)
     original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
     if isinstance(original, UserFacingError):
-        return user_error_text(original)
+        return user_error_text(original, locale)
     if isinstance(error, app_commands.NoPrivateMessage):
-        return "This command only works in a server, not in DMs."
+        return t("This command only works in a server, not in DMs.", locale)
     if isinstance(error, app_commands.MissingPermissions):
         if error.missing_permissions == ["manage_guild"]:
-            return MANAGE_SERVER
+            return t(MANAGE_SERVER, locale)
         names = _permission_names(error.missing_permissions)
-        return f"You need the **{names}** permission to use this command."
+        return t("You need the **{names}** permission to use this command.", locale, names=names)
     if isinstance(error, app_commands.BotMissingPermissions):
         names = _permission_names(error.missing_permissions)
-        return f"I need the **{names}** permission here to do that."
+        return t("I need the **{names}** permission here to do that.", locale, names=names)
     if isinstance(error, app_commands.CommandOnCooldown):
-        return f"Slow down a little: try again in {error.retry_after:.0f} s."
+        return t(
+            "Slow down a little: try again in {seconds} s.",
+            locale,
+            seconds=f"{error.retry_after:.0f}",
+        )
     if isinstance(error, app_commands.CheckFailure):
-        return "You are not allowed to use this command here."
+        return t("You are not allowed to use this command here.", locale)
     if isinstance(error, app_commands.TransformerError):
         name = option_name(interaction, error)
-        return f"❌ **{name}**: that value is not valid here; pick one of the suggestions."
+        return t(
+            "❌ **{option}**: that value is not valid here; pick one of the suggestions.",
+            locale,
+            option=name,
+        )
     error_id = new_error_id()
     command = interaction.command.qualified_name if interaction.command else "?"
     log.exception("unexpected error in /%s [error id %s]", command, error_id, exc_info=original)
-    return unexpected_error_text(error_id)
+    return unexpected_error_text(error_id, locale)
 
 
 class Errors(commands.Cog):

@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
+from bot.i18n import locale_of
 from bot.ingest.community import SellInput
 from cogs.ui.embeds import sold_embed, sold_text
 from cogs.ui.options import CONDITIONS, category_autocomplete
@@ -19,14 +21,14 @@ if TYPE_CHECKING:
 
 Choice = app_commands.Choice
 
-DESCRIPTIONS = {
-    "title": "What you are selling, 3 to 200 characters",
-    "price": "Asking price, e.g. 350, $350 or 1,299.99",
-    "condition": "The item's condition",
-    "category": "A category, e.g. Furniture or Electronics",
-    "location": 'Where the item is: a US ZIP code or "City, ST"',
-    "description": "Details buyers should know (up to 4000 characters)",
-    "photo": "A photo of the item (PNG, JPEG, GIF or WebP)",
+DESCRIPTIONS: dict[str, locale_str] = {
+    "title": locale_str("What you are selling, 3 to 200 characters"),
+    "price": locale_str("Asking price, e.g. 350, $350 or 1,299.99"),
+    "condition": locale_str("The item's condition"),
+    "category": locale_str("A category, e.g. Furniture or Electronics"),
+    "location": locale_str('Where the item is: a US ZIP code or "City, ST"'),
+    "description": locale_str("Details buyers should know (up to 4000 characters)"),
+    "photo": locale_str("A photo of the item (PNG, JPEG, GIF or WebP)"),
 }
 
 
@@ -37,7 +39,8 @@ class Sell(commands.Cog):
         self.bot = bot
 
     @app_commands.command(
-        name="sell", description="List an item for sale; matching alerts hear about it"
+        name="sell",
+        description=locale_str("List an item for sale; matching alerts hear about it"),
     )
     @app_commands.describe(**DESCRIPTIONS)
     @app_commands.choices(condition=CONDITIONS)
@@ -70,7 +73,8 @@ class Sell(commands.Cog):
             seller_name=interaction.user.display_name,
             guild_id=interaction.guild_id,
         )
-        await respond(interaction, sold_text(result), embed=sold_embed(result))
+        locale = locale_of(interaction)
+        await respond(interaction, sold_text(result, locale), embed=sold_embed(result, locale))
 
 
 async def setup(bot: DealScoutBot) -> None:

@@ -78,7 +78,8 @@ class AlertContext:
 
 def condition_label(condition: Condition, locale: str = "en") -> str:
     condition = Condition(condition)
-    return t(CONDITION_LABELS.get(condition, condition.label), locale)
+    label = CONDITION_LABELS.get(condition, condition.label)
+    return t(label, locale)
 
 
 def listing_fields(embed: discord.Embed, listing: Listing, locale: str = "en") -> None:

@@ -71,7 +71,7 @@ def _hhmm(field: str, raw: str) -> time:
 class PreferencesService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
-        self._zones = sorted(available_timezones())
+        self._zones = sorted(z for z in available_timezones() if is_valid_timezone(z))
 
     async def show(self, user_id: int) -> PreferencesView:
         async with self.sessions.begin() as session:
@@ -118,9 +118,10 @@ class PreferencesService:
     async def set_quiet_hours(self, user_id: int, start: str, end: str | None) -> PreferencesView:
         if start.strip().casefold() in OFF:
             return await self._update(user_id, quiet_start=None, quiet_end=None)
+        begin = _hhmm("start", start)
         if end is None or end.strip().casefold() in OFF:
             raise UserFacingError("give an end time too, e.g. 08:00", field="end")
-        begin, finish = _hhmm("start", start), _hhmm("end", end)
+        finish = _hhmm("end", end)
         if begin == finish:
             raise UserFacingError("start and end are the same; use `off` to clear", field="end")
         return await self._update(
@@ -151,13 +152,15 @@ class PreferencesService:
         for category in categories:
             if len(category) > 100 or not normalise_category(category):
                 raise UserFacingError(f"{category[:40]!r} is not a category", field="categories")
-        return await self._update(user_id, categories=list(dict.fromkeys(categories)))
+        unique = {" ".join(c.casefold().split()): c for c in reversed(categories)}
+        return await self._update(user_id, categories=list(reversed(unique.values())))
 
     async def set_language(self, user_id: int, code: str, available: list[str]) -> PreferencesView:
-        code = code.strip().casefold()
-        if code not in available:
+        by_key = {a.casefold(): a for a in available}
+        chosen = by_key.get(code.strip().casefold())
+        if chosen is None:
             raise UserFacingError(f"choose one of {', '.join(available)}", field="language")
-        return await self._update(user_id, language=code)
+        return await self._update(user_id, language=chosen)
 
     async def pause_all(self, user_id: int) -> PreferencesView:
         return await self._update(user_id, paused=True)

@@ -193,9 +193,11 @@ class EmailVerificationService:
             if row is None:
                 raise UserFacingError("there is no code waiting; ask for one first")
             if row.attempts >= MAX_ATTEMPTS:
-                raise UserFacingError("this code was entered wrong too often; request a new code")
+                raise UserFacingError(
+                    "this code was entered wrong too often; request a new code", field="code"
+                )
             if self.clock() >= row.expires_at:
-                raise UserFacingError("this code has expired; request a new code")
+                raise UserFacingError("this code has expired; request a new code", field="code")
             if check_code(entered, row.code_hash, self.secret):
                 prefs = await PreferencesRepository(session).get_or_create(user_id)
                 prefs.email, prefs.email_verified = row.target, True
@@ -209,7 +211,7 @@ class EmailVerificationService:
                 )
             else:
                 failure = UserFacingError(
-                    "wrong code, and that was the last try; request a new code"
+                    "wrong code, and that was the last try; request a new code", field="code"
                 )
         raise failure  # after the commit, so the used attempt is counted
 

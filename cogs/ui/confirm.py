@@ -8,6 +8,7 @@ from typing import Any
 
 import discord
 
+from bot.i18n import N_, t
 from cogs.ui.views import OwnedView
 
 CONFIRM_TIMEOUT = 60.0
@@ -16,26 +17,29 @@ OnConfirm = Callable[[discord.Interaction], Awaitable[None]]
 
 
 class ConfirmView(OwnedView):
-    """``on_confirm`` runs inside the click and must answer it (e.g. ``edit_message``)."""
+    """``on_confirm`` runs inside the click and must answer it (e.g. ``edit_message``). Texts
+    left out are the defaults in ``locale``; texts given are used as they are (translated)."""
 
     def __init__(
         self,
         owner_id: int,
         *,
         on_confirm: OnConfirm,
-        confirm_label: str = "Confirm",
-        cancelled_text: str = "Cancelled — nothing was changed.",
-        timed_out_text: str = "Timed out — nothing was changed.",
+        confirm_label: str | None = None,
+        cancelled_text: str | None = None,
+        timed_out_text: str | None = None,
         timeout: float = CONFIRM_TIMEOUT,
+        locale: str = "en",
     ) -> None:
         super().__init__(owner_id, timeout=timeout)
         self.on_confirm = on_confirm
-        self.cancelled_text = cancelled_text
-        self.timed_out_text = timed_out_text
+        self.cancelled_text = cancelled_text or t("Cancelled — nothing was changed.", locale)
+        self.timed_out_text = timed_out_text or t("Timed out — nothing was changed.", locale)
         self.value: bool | None = None
-        self.confirm.label = confirm_label
+        self.confirm.label = confirm_label or t("Confirm", locale)
+        self.cancel.label = t("Cancel", locale)
 
-    @discord.ui.button(label="Confirm", style=discord.ButtonStyle.danger)
+    @discord.ui.button(label=N_("Confirm"), style=discord.ButtonStyle.danger)
     async def confirm(
         self, interaction: discord.Interaction, button: discord.ui.Button[Any]
     ) -> None:
@@ -45,7 +49,7 @@ class ConfirmView(OwnedView):
         self.stop()
         await self.on_confirm(interaction)
 
-    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    @discord.ui.button(label=N_("Cancel"), style=discord.ButtonStyle.secondary)
     async def cancel(
         self, interaction: discord.Interaction, button: discord.ui.Button[Any]
     ) -> None:

@@ -1,5 +1,6 @@
 """Embeds the cogs reply with. Everything a user (or a seller, or a feed) typed goes through
-``render.clean`` — markdown and mentions escaped, cut to Discord's limits."""
+``render.clean`` — markdown and mentions escaped, cut to Discord's limits. Every builder takes
+the reader's ``locale``; the words go through ``bot.i18n``."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from bot.delivery.render import (
     FIELD_VALUE_LIMIT,
     TITLE_LIMIT,
     clean,
+    condition_label,
     cut,
     listing_embed,
 )
 from bot.domain.listing import Condition, format_money
 from bot.domain.rule import Channel, Rule
+from bot.i18n import N_, t, tn
 from bot.ingest.community import IngestResult
 from bot.services.admin import GuildStats
 from bot.services.rules import TestReport
@@ -27,7 +30,7 @@ ERROR_COLOUR = discord.Colour.red()
 FIELD_NAME_LIMIT = 256
 RULES_PER_PAGE = 5
 
-CHANNEL_LABELS = {Channel.dm: "DM", Channel.channel: "server alert channel"}
+CHANNEL_LABELS = {Channel.dm: N_("DM"), Channel.channel: N_("server alert channel")}
 
 
 def _terms(terms: Sequence[str], limit: int = FIELD_VALUE_LIMIT) -> str:
@@ -36,31 +39,45 @@ def _terms(terms: Sequence[str], limit: int = FIELD_VALUE_LIMIT) -> str:
     return cut(clean(", ".join(shown), limit), limit)
 
 
-def price_range(min_price: Decimal | None, max_price: Decimal | None, currency: str) -> str:
+def price_range(
+    min_price: Decimal | None, max_price: Decimal | None, currency: str, locale: str = "en"
+) -> str:
     if min_price is None and max_price is None:
-        return "any price"
+        return t("any price", locale)
     if min_price is not None and max_price is not None:
-        return f"{format_money(min_price, currency)} – {format_money(max_price, currency)}"
+        return t(
+            "{low} – {high}",
+            locale,
+            low=format_money(min_price, currency),
+            high=format_money(max_price, currency),
+        )
     if min_price is not None:
-        return f"at least {format_money(min_price, currency)}"
-    return f"up to {format_money(max_price, currency)}"
+        return t("at least {price}", locale, price=format_money(min_price, currency))
+    return t("up to {price}", locale, price=format_money(max_price, currency))
 
 
-def condition_text(condition: Condition | None) -> str:
-    return "any" if condition is None else f"{Condition(condition).label} or better"
+def condition_text(condition: Condition | None, locale: str = "en") -> str:
+    if condition is None:
+        return t("any", locale)
+    return t("{condition} or better", locale, condition=condition_label(condition, locale))
 
 
-def location_text(rule: Rule) -> str:
+def location_text(rule: Rule, locale: str = "en") -> str:
     if not rule.location_text:
-        return "anywhere"
+        return t("anywhere", locale)
     where = clean(rule.location_text, 200)
     if rule.radius_mi is not None:
-        where += f" (within {rule.radius_mi:g} mi)"
+        where = t("{place} (within {radius} mi)", locale, place=where, radius=f"{rule.radius_mi:g}")
     return where
 
 
-def channels_text(channels: frozenset[Channel]) -> str:
-    return ", ".join(CHANNEL_LABELS.get(c, c.value) for c in Channel if c in channels) or "none"
+def channels_text(channels: frozenset[Channel], locale: str = "en") -> str:
+    labels = [
+        t(CHANNEL_LABELS[c], locale) if c in CHANNEL_LABELS else c.value
+        for c in Channel
+        if c in channels
+    ]
+    return ", ".join(labels) or t("none", locale)
 
 
 def rule_title(rule: Rule) -> str:
@@ -68,7 +85,9 @@ def rule_title(rule: Rule) -> str:
     return cut(f"{prefix} {clean(rule.name, 200)}", TITLE_LIMIT)
 
 
-def rule_summary_embed(rule: Rule, *, heading: str | None = None) -> discord.Embed:
+def rule_summary_embed(
+    rule: Rule, *, heading: str | None = None, locale: str = "en"
+) -> discord.Embed:
     """Everything about one rule, as ``/alert create``, ``show`` and ``edit`` reply."""
     embed = discord.Embed(
         title=rule_title(rule),
@@ -76,55 +95,80 @@ def rule_summary_embed(rule: Rule, *, heading: str | None = None) -> discord.Emb
         colour=BRAND_COLOUR if rule.active else PAUSED_COLOUR,
     )
     embed.add_field(
-        name="Keywords", value=_terms(rule.keywords) if rule.keywords else "any", inline=False
+        name=t("Keywords", locale),
+        value=_terms(rule.keywords) if rule.keywords else t("any", locale),
+        inline=False,
     )
     embed.add_field(
-        name="Excluded", value=_terms(rule.exclude) if rule.exclude else "none", inline=False
+        name=t("Excluded", locale),
+        value=_terms(rule.exclude) if rule.exclude else t("none", locale),
+        inline=False,
     )
-    embed.add_field(name="Price", value=price_range(rule.min_price, rule.max_price, rule.currency))
     embed.add_field(
-        name="Category",
-        value=clean(", ".join(rule.categories), FIELD_VALUE_LIMIT) if rule.categories else "any",
+        name=t("Price", locale),
+        value=price_range(rule.min_price, rule.max_price, rule.currency, locale),
     )
-    embed.add_field(name="Condition", value=condition_text(rule.min_condition))
-    embed.add_field(name="Location", value=location_text(rule))
     embed.add_field(
-        name="Min deal score",
-        value="none" if rule.min_deal_score is None else f"{rule.min_deal_score:.2f}",
+        name=t("Category", locale),
+        value=(
+            clean(", ".join(rule.categories), FIELD_VALUE_LIMIT)
+            if rule.categories
+            else t("any", locale)
+        ),
     )
-    embed.add_field(name="Channels", value=channels_text(rule.channels))
-    embed.add_field(name="Status", value="✅ active" if rule.active else "⏸️ paused")
-    embed.set_footer(text=f"Alert #{rule.id}")
+    embed.add_field(name=t("Condition", locale), value=condition_text(rule.min_condition, locale))
+    embed.add_field(name=t("Location", locale), value=location_text(rule, locale))
+    embed.add_field(
+        name=t("Min deal score", locale),
+        value=t("none", locale) if rule.min_deal_score is None else f"{rule.min_deal_score:.2f}",
+    )
+    embed.add_field(name=t("Channels", locale), value=channels_text(rule.channels, locale))
+    embed.add_field(
+        name=t("Status", locale),
+        value=t("✅ active", locale) if rule.active else t("⏸️ paused", locale),
+    )
+    embed.set_footer(text=t("Alert #{id}", locale, id=rule.id))
     return embed
 
 
-def rule_line(rule: Rule) -> str:
+def rule_line(rule: Rule, locale: str = "en") -> str:
     """A one-line summary for ``/alert list``."""
-    what = _terms(rule.keywords, 300) if rule.keywords else "any keywords"
+    what = _terms(rule.keywords, 300) if rule.keywords else t("any keywords", locale)
     if rule.categories:
-        what += f" in {clean(', '.join(rule.categories), 200)}"
+        what = t(
+            "{what} in {categories}",
+            locale,
+            what=what,
+            categories=clean(", ".join(rule.categories), 200),
+        )
     parts = [
         what,
-        price_range(rule.min_price, rule.max_price, rule.currency),
-        channels_text(rule.channels),
+        price_range(rule.min_price, rule.max_price, rule.currency, locale),
+        channels_text(rule.channels, locale),
     ]
     if not rule.active:
-        parts.append("paused")
+        parts.append(t("paused", locale))
     return cut(" · ".join(parts), FIELD_VALUE_LIMIT)
 
 
-def rule_list_pages(rules: Sequence[Rule], per_page: int = RULES_PER_PAGE) -> list[discord.Embed]:
+def rule_list_pages(
+    rules: Sequence[Rule], per_page: int = RULES_PER_PAGE, *, locale: str = "en"
+) -> list[discord.Embed]:
     pages = []
     total = len(rules)
     for start in range(0, total, per_page):
         embed = discord.Embed(
-            title="Your alerts",
-            description=f"{total} alert{'s' if total != 1 else ''}. "
-            "Use `/alert show`, `/alert edit` or `/alert test` for details.",
+            title=t("Your alerts", locale),
+            description=tn(
+                "{n} alert. Use `/alert show`, `/alert edit` or `/alert test` for details.",
+                "{n} alerts. Use `/alert show`, `/alert edit` or `/alert test` for details.",
+                total,
+                locale,
+            ),
             colour=BRAND_COLOUR,
         )
         for rule in rules[start : start + per_page]:
-            embed.add_field(name=rule_title(rule), value=rule_line(rule), inline=False)
+            embed.add_field(name=rule_title(rule), value=rule_line(rule, locale), inline=False)
         pages.append(embed)
     return pages
 
@@ -133,24 +177,34 @@ def _mark(passed: bool) -> str:
     return "✅" if passed else "❌"
 
 
-def test_report_embed(report: TestReport) -> discord.Embed:
+def test_report_embed(report: TestReport, locale: str = "en") -> discord.Embed:
     """``/alert test``: how many recent listings match, and each check for the closest few."""
     rule = report.rule
     embed = discord.Embed(
-        title=cut(f"🧪 Test of {clean(rule.name, 200)}", TITLE_LIMIT),
+        title=cut(t("🧪 Test of {name}", locale, name=clean(rule.name, 200)), TITLE_LIMIT),
         colour=BRAND_COLOUR if rule.active else PAUSED_COLOUR,
     )
     if report.sampled == 0:
-        description = "There are no listings yet to test against."
+        description = t("There are no listings yet to test against.", locale)
     else:
-        description = (
-            f"Sampled **{report.sampled}** recent listing{'s' if report.sampled != 1 else ''}; "
-            f"**{report.matched}** match."
+        description = tn(
+            "Sampled **{n}** recent listing; **{matched}** match.",
+            "Sampled **{n}** recent listings; **{matched}** match.",
+            report.sampled,
+            locale,
+            matched=report.matched,
         )
         if report.best:
-            description += f"\nThe closest {len(report.best)}, check by check:"
+            description += "\n" + tn(
+                "The closest {n}, check by check:",
+                "The closest {n}, check by check:",
+                len(report.best),
+                locale,
+            )
     if not rule.active:
-        description += "\n⏸️ This alert is paused: it sends nothing until you `/alert resume` it."
+        description += "\n" + t(
+            "⏸️ This alert is paused: it sends nothing until you `/alert resume` it.", locale
+        )
     embed.description = description
     for result in report.best:
         listing = result.listing
@@ -170,49 +224,66 @@ def test_report_embed(report: TestReport) -> discord.Embed:
     return embed
 
 
-def _channel(channel_id: int | None, command: str) -> str:
-    return f"<#{channel_id}>" if channel_id else f"not set — use `/admin {command}`"
+def _channel(channel_id: int | None, command: str, locale: str = "en") -> str:
+    if channel_id:
+        return f"<#{channel_id}>"
+    return t("not set — use `/admin {command}`", locale, command=command)
 
 
-def stats_embed(stats: GuildStats, guild_name: str | None = None) -> discord.Embed:
+def stats_embed(
+    stats: GuildStats, guild_name: str | None = None, locale: str = "en"
+) -> discord.Embed:
     alerts = stats.alerts
+    where = clean(guild_name, 200) or t("this server", locale)
     embed = discord.Embed(
-        title=cut(f"📊 Deal Scout in {clean(guild_name, 200) or 'this server'}", TITLE_LIMIT),
+        title=cut(t("📊 Deal Scout in {server}", locale, server=where), TITLE_LIMIT),
         colour=BRAND_COLOUR,
     )
-    embed.add_field(name="Rules", value=str(stats.rules))
-    embed.add_field(name="Listings", value=str(stats.listings))
-    embed.add_field(name="Users with DMs closed", value=str(stats.dms_closed_users))
+    embed.add_field(name=t("Rules", locale), value=str(stats.rules))
+    embed.add_field(name=t("Listings", locale), value=str(stats.listings))
+    embed.add_field(name=t("Users with DMs closed", locale), value=str(stats.dms_closed_users))
     embed.add_field(
-        name="Alerts",
-        value=(
-            f"sent **{alerts.sent}** · pending **{alerts.pending + alerts.sending}** · "
-            f"failed **{alerts.failed}** · suppressed **{alerts.suppressed}**"
+        name=t("Alerts", locale),
+        value=t(
+            "sent **{sent}** · pending **{pending}** · "
+            "failed **{failed}** · suppressed **{suppressed}**",
+            locale,
+            sent=alerts.sent,
+            pending=alerts.pending + alerts.sending,
+            failed=alerts.failed,
+            suppressed=alerts.suppressed,
         ),
         inline=False,
     )
     failures = "\n".join(f"{n} × {clean(reason, 150)}" for reason, n in stats.top_failures)
     embed.add_field(
-        name="Top failure reasons", value=cut(failures or "none", FIELD_VALUE_LIMIT), inline=False
+        name=t("Top failure reasons", locale),
+        value=cut(failures or t("none", locale), FIELD_VALUE_LIMIT),
+        inline=False,
     )
-    embed.add_field(name="Alert channel", value=_channel(stats.alert_channel_id, "alert-channel"))
     embed.add_field(
-        name="Marketplace channel",
-        value=_channel(stats.marketplace_channel_id, "marketplace-channel"),
+        name=t("Alert channel", locale),
+        value=_channel(stats.alert_channel_id, "alert-channel", locale),
+    )
+    embed.add_field(
+        name=t("Marketplace channel", locale),
+        value=_channel(stats.marketplace_channel_id, "marketplace-channel", locale),
     )
     return embed
 
 
-def sold_embed(result: IngestResult) -> discord.Embed:
+def sold_embed(result: IngestResult, locale: str = "en") -> discord.Embed:
     """The seller's confirmation: the listing as buyers see it, and where it was posted."""
-    embed = listing_embed(result.listing)
+    embed = listing_embed(result.listing, locale)
     if result.listing.url:
         embed.add_field(
-            name="Marketplace post", value=f"[Open the post]({result.listing.url})", inline=False
+            name=t("Marketplace post", locale),
+            value=t("[Open the post]({url})", locale, url=result.listing.url),
+            inline=False,
         )
     return embed
 
 
-def sold_text(result: IngestResult) -> str:
+def sold_text(result: IngestResult, locale: str = "en") -> str:
     n = result.alerts_queued
-    return f"✅ Listed! {n} alert{'s' if n != 1 else ''} queued."
+    return tn("✅ Listed! {n} alert queued.", "✅ Listed! {n} alerts queued.", n, locale)

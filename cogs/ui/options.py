@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, cast
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 
 if TYPE_CHECKING:
     from bot.client import DealScoutBot
@@ -16,13 +17,14 @@ log = logging.getLogger(__name__)
 
 Choice = app_commands.Choice
 
+# Choice labels are locale_str: bot.i18n.DealScoutTranslator translates them for Discord.
 CONDITIONS: list[Choice[str]] = [
-    Choice(name="New", value="new"),
-    Choice(name="Like new", value="like_new"),
-    Choice(name="Excellent", value="excellent"),
-    Choice(name="Good", value="good"),
-    Choice(name="Fair", value="fair"),
-    Choice(name="Poor", value="poor"),
+    Choice(name=locale_str("New"), value="new"),
+    Choice(name=locale_str("Like new"), value="like_new"),
+    Choice(name=locale_str("Excellent"), value="excellent"),
+    Choice(name=locale_str("Good"), value="good"),
+    Choice(name=locale_str("Fair"), value="fair"),
+    Choice(name=locale_str("Poor"), value="poor"),
 ]
 
 DEFAULT_CATEGORIES = (

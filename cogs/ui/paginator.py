@@ -7,6 +7,7 @@ from typing import Any
 
 import discord
 
+from bot.i18n import N_, t
 from cogs.ui.replies import respond
 from cogs.ui.views import OwnedView
 
@@ -15,20 +16,32 @@ PAGE_TIMEOUT = 300.0
 
 class Paginator(OwnedView):
     def __init__(
-        self, owner_id: int, pages: Sequence[discord.Embed], *, timeout: float = PAGE_TIMEOUT
+        self,
+        owner_id: int,
+        pages: Sequence[discord.Embed],
+        *,
+        timeout: float = PAGE_TIMEOUT,
+        locale: str = "en",
     ) -> None:
         if not pages:
             raise ValueError("a paginator needs at least one page")
         super().__init__(owner_id, timeout=timeout)
         self.pages = list(pages)
         self.index = 0
+        self.locale = locale
+        self.previous_page.label = t("Previous", locale)
+        self.next_page.label = t("Next", locale)
         self._sync_buttons()
 
     @property
     def current(self) -> discord.Embed:
         embed = self.pages[self.index].copy()
         if len(self.pages) > 1:
-            embed.set_footer(text=f"Page {self.index + 1}/{len(self.pages)}")
+            embed.set_footer(
+                text=t(
+                    "Page {page}/{pages}", self.locale, page=self.index + 1, pages=len(self.pages)
+                )
+            )
         return embed
 
     def _sync_buttons(self) -> None:
@@ -48,14 +61,14 @@ class Paginator(OwnedView):
         self._sync_buttons()
         await interaction.response.edit_message(embed=self.current, view=self)
 
-    @discord.ui.button(label="Previous", emoji="◀️", style=discord.ButtonStyle.secondary)
+    @discord.ui.button(label=N_("Previous"), emoji="◀️", style=discord.ButtonStyle.secondary)
     async def previous_page(
         self, interaction: discord.Interaction, button: discord.ui.Button[Any]
     ) -> None:
         self.index -= 1
         await self._show(interaction)
 
-    @discord.ui.button(label="Next", emoji="▶️", style=discord.ButtonStyle.secondary)
+    @discord.ui.button(label=N_("Next"), emoji="▶️", style=discord.ButtonStyle.secondary)
     async def next_page(
         self, interaction: discord.Interaction, button: discord.ui.Button[Any]
     ) -> None:

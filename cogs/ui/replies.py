@@ -14,6 +14,7 @@ import discord
 
 from bot.delivery.render import clean
 from bot.errors import UserFacingError
+from bot.i18n import locale_of, t
 
 log = logging.getLogger(__name__)
 
@@ -56,32 +57,35 @@ async def respond(
     return resource if isinstance(resource, discord.InteractionMessage) else None
 
 
-def user_error_text(error: UserFacingError) -> str:
+def user_error_text(error: UserFacingError, locale: str = "en") -> str:
     """``❌ **field**: message`` (the message can quote user input, so it is escaped)."""
-    message = clean(error.message, 1800) or "that did not work"
+    message = clean(error.message, 1800) or t("that did not work", locale)
     if error.field:
-        return f"❌ **{error.field}**: {message}"
-    return f"❌ {message}"
+        return t("❌ **{field}**: {message}", locale, field=error.field, message=message)
+    return t("❌ {message}", locale, message=message)
 
 
 def new_error_id() -> str:
     return secrets.token_hex(4)
 
 
-def unexpected_error_text(error_id: str) -> str:
-    return (
+def unexpected_error_text(error_id: str, locale: str = "en") -> str:
+    return t(
         "😵 Sorry, something went wrong on our side. It has been logged "
-        f"(error id `{error_id}`); please try again in a moment."
+        "(error id `{error_id}`); please try again in a moment.",
+        locale,
+        error_id=error_id,
     )
 
 
 async def send_error(interaction: discord.Interaction, error: BaseException | str) -> None:
     """Tell the user what went wrong, ephemerally. For Views, buttons and dynamic items, whose
     errors never reach the command tree's handler."""
+    locale = locale_of(interaction)
     if isinstance(error, str):
         text = error
     elif isinstance(error, UserFacingError):
-        text = user_error_text(error)
+        text = user_error_text(error, locale)
     else:
         error_id = new_error_id()
         log.error(
@@ -89,7 +93,7 @@ async def send_error(interaction: discord.Interaction, error: BaseException | st
             error_id,
             exc_info=error,
         )
-        text = unexpected_error_text(error_id)
+        text = unexpected_error_text(error_id, locale)
     await safe_respond(interaction, text)
 
 

@@ -7,9 +7,10 @@ from typing import Any
 
 import discord
 
+from bot.i18n import N_, locale_of, t
 from cogs.ui.replies import SentMessage, safe_respond, send_error
 
-NOT_YOURS = "These buttons belong to someone else's command. Run it yourself to get your own."
+NOT_YOURS = N_("These buttons belong to someone else's command. Run it yourself to get your own.")
 
 
 class OwnedView(discord.ui.View):
@@ -23,7 +24,7 @@ class OwnedView(discord.ui.View):
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         if interaction.user.id == self.owner_id:
             return True
-        await safe_respond(interaction, NOT_YOURS)
+        await safe_respond(interaction, t(NOT_YOURS, locale_of(interaction)))
         return False
 
     async def on_error(

@@ -42,6 +42,22 @@ async def test_the_tree_holds_the_expected_commands(h: Harness) -> None:
         "alert resume",
         "alert show",
         "alert test",
+        "prefs categories",
+        "prefs channels",
+        "prefs daily-limit",
+        "prefs digest-day",
+        "prefs digest-time",
+        "prefs email remove",
+        "prefs email set",
+        "prefs email verify",
+        "prefs frequency",
+        "prefs language",
+        "prefs pause-all",
+        "prefs quiet-hours",
+        "prefs resume-all",
+        "prefs show",
+        "prefs stop",
+        "prefs timezone",
         "sell",
     ]
 
@@ -69,7 +85,7 @@ async def test_every_command_and_option_is_named_and_described(h: Harness) -> No
 
 async def test_the_schema_discord_receives_is_valid(h: Harness) -> None:
     payload = [c.to_dict(h.tree) for c in h.tree.get_commands()]
-    assert len(payload) == 3
+    assert len(payload) == 4
     for command in payload:
         assert len(str(command)) < 8000  # Discord's limit on a command's total size
     admin = next(c for c in payload if c["name"] == "admin")
