@@ -4,10 +4,11 @@
 
 Baseline (same run): one rule, an idle bot, 20 listings spaced 0.25 s apart (under the DM
 channel's 5 messages/s bucket, so it measures latency, not the rate limit). Then the
-scenario-5 load: 1,000 rules from 200 users and a burst of 200 listings. Latency is measured from just before the /sell
-interaction is dispatched to the moment the stand-in stores the DM. The stand-in enforces
-Discord's rate limits (5 messages/s per channel, 50 requests/s per bot), so under a burst the
-p99 is dominated by the global limit, as it would be on Discord.
+scenario-5 load: 1,000 rules from 200 users, and two bursts of 200 listings: cold (every
+buyer's DM channel is opened first) and warm (the steady state). Latency runs from just
+before the /sell interaction is dispatched to the moment the stand-in stores the DM. The
+stand-in enforces Discord's rate limits (5 messages/s per channel, 50 requests/s per bot), so
+under a burst the p99 is set by those limits, as it would be on Discord.
 """
 
 from __future__ import annotations
