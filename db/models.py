@@ -146,6 +146,19 @@ class PreferencesRow(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     timezone_tip_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # SMS: the E.164 number is encrypted at rest (bot.crypto); last2 is for masked display only.
+    phone_encrypted: Mapped[str | None] = mapped_column(Text)
+    phone_last2: Mapped[str | None] = mapped_column(String(2))
+    phone_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    sms_opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A Discord webhook URL holds a secret token: encrypted at rest; the id is not secret.
+    webhook_encrypted: Mapped[str | None] = mapped_column(Text)
+    webhook_id: Mapped[int | None] = mapped_column(BigInteger)
+    webhook_disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Failover order: when a channel cannot reach the user, the next one here is tried.
+    channel_order: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Notices the user has been given once ("sms_budget", "dms_closed", ...), never repeated.
+    notices_sent: Mapped[list[str]] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -165,6 +178,18 @@ class VerificationRow(Base):
     sends: Mapped[int] = mapped_column(Integer, default=1)  # codes sent in the current window
     window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SmsUsage(Base):
+    """SMS sent per user per UTC day: the per-user and global daily budgets count these."""
+
+    __tablename__ = "sms_usage"
+    __table_args__ = (UniqueConstraint("user_id", "day", name="uq_sms_usage_user_day"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    day: Mapped[str] = mapped_column(String(10), index=True)  # YYYY-MM-DD (UTC)
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ListingRow(Base):
