@@ -19,6 +19,7 @@ from bot.delivery.senders.base import Sender
 from bot.delivery.senders.discord_channel import DiscordChannelSender, DiscordMarketplacePublisher
 from bot.delivery.senders.discord_dm import DiscordDMSender
 from bot.delivery.senders.pacing import OneAtATime
+from bot.i18n import DealScoutTranslator
 from bot.ingest.community import MarketplacePublisher
 from bot.jobs import start_scheduler
 from bot.services import Services, build_services
@@ -74,6 +75,7 @@ class DealScoutBot(commands.AutoShardedBot):
         return senders, DiscordMarketplacePublisher(self, sessions, pacing)
 
     async def setup_hook(self) -> None:
+        await self.tree.set_translator(DealScoutTranslator())
         self.services = await build_services(self.settings, self.make_senders)
         for extension in EXTENSIONS:
             await self.load_extension(extension)

@@ -11,10 +11,11 @@ from bot.delivery.render_digest import digest_buttons, digest_embed, page_count
 from bot.delivery.senders.base import OutgoingAlert, OutgoingDigest
 from bot.delivery.senders.discord_errors import classify
 from bot.delivery.senders.pacing import OPEN_DM, OneAtATime
+from bot.i18n import N_, t
 from db.repositories.accounts import UserRepository
 from db.repositories.preferences import PreferencesRepository
 
-TIMEZONE_TIP = (
+TIMEZONE_TIP = N_(
     "Tip: quiet hours and digests use your time zone, UTC until you set it with "
     "/prefs timezone. (Shown once.)"
 )
@@ -61,10 +62,13 @@ class DiscordDMSender:
             raise classify(exc) from exc
         return message.id
 
-    async def _needs_timezone_tip(self, user_id: int) -> bool:
+    async def _reader_settings(self, user_id: int) -> tuple[bool, str]:
+        """(whether to add the one-time time zone tip, the user's language)."""
         async with self.sessions() as session:
             row = await PreferencesRepository(session).get(user_id)
-        return row is None or (row.timezone is None and not row.timezone_tip_sent)
+        if row is None:
+            return True, "en"
+        return row.timezone is None and not row.timezone_tip_sent, row.language
 
     async def _tip_sent(self, user_id: int) -> None:
         async with self.sessions.begin() as session:
@@ -76,19 +80,20 @@ class DiscordDMSender:
             channel = self.client.get_partial_messageable(
                 channel_id, type=discord.ChannelType.private
             )
+            tip, locale = await self._reader_settings(alert.user_id)
             rule_name = discord.utils.escape_markdown(alert.rule.name)
-            content = f"New match for your alert **{rule_name}**"
-            tip = await self._needs_timezone_tip(alert.user_id)
+            content = t("New match for your alert **{name}**", locale, name=rule_name)
             if tip:
-                content += f"\n-# {TIMEZONE_TIP}"
+                content += "\n-# " + t(TIMEZONE_TIP, locale)
             async with self.pacing.hold(channel_id):
                 message = await channel.send(
                     content=content,
                     embed=alert_embed(
                         alert.listing,
                         AlertContext(alert.rule, alert.distance_mi, alert.listing.url),
+                        locale,
                     ),
-                    view=alert_buttons(alert.rule.id, alert.listing.id),
+                    view=alert_buttons(alert.rule.id, alert.listing.id, locale),
                     nonce=alert.nonce,
                     allowed_mentions=NO_PINGS,
                 )
