@@ -17,6 +17,7 @@ from bot.delivery.render_digest import (
     page_count,
 )
 from bot.errors import NotFoundError
+from bot.i18n import locale_of
 from cogs.ui.options import services_of
 from cogs.ui.replies import send_error
 
@@ -29,10 +30,9 @@ class DigestPageButton(
     template=DIGEST_PAGE_PATTERN,
 ):
     def __init__(self, digest_id: int, page: int) -> None:
+        # Only used to answer clicks (digest_buttons builds the visible, translated buttons).
         super().__init__(
-            discord.ui.Button(
-                label="Page", custom_id=DIGEST_PAGE_ID.format(digest_id=digest_id, page=page)
-            )
+            discord.ui.Button(custom_id=DIGEST_PAGE_ID.format(digest_id=digest_id, page=page))
         )
         self.digest_id = digest_id
         self.page = page
@@ -55,9 +55,10 @@ class DigestPageButton(
             period, entries, held = found
             pages = page_count(entries)
             page = min(self.page, pages - 1)
+            locale = locale_of(interaction)
             await interaction.response.edit_message(
-                embed=digest_embed(period, entries, page, held),
-                view=digest_buttons(self.digest_id, page, pages),
+                embed=digest_embed(period, entries, page, held, locale),
+                view=digest_buttons(self.digest_id, page, pages, locale),
             )
         except Exception as exc:
             await send_error(interaction, exc)

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.client import EXTENSIONS, DealScoutBot
 from bot.config import Settings
 from bot.delivery.render import alert_buttons
-from bot.delivery.senders.base import OutgoingAlert, Sender
+from bot.delivery.senders.base import OutgoingAlert, OutgoingDigest, Sender, SendError
 from bot.domain.listing import Listing
 from bot.ingest.community import MarketplacePublisher
 from bot.services import Services, build_services
@@ -274,6 +274,13 @@ class CapturingSender:
     async def send(self, alert: OutgoingAlert) -> int | None:
         self.log.append(alert)
         return await self.inner.send(alert)
+
+    async def send_digest(self, digest: OutgoingDigest) -> int | None:
+        send_digest = getattr(self.inner, "send_digest", None)
+        if send_digest is None:
+            raise SendError(f"{self.channel} has no digests", permanent=True)
+        result: int | None = await send_digest(digest)
+        return result
 
 
 class Harness:
@@ -884,10 +891,12 @@ class Harness:
     def assert_replies_private(self) -> None:
         """Every interaction reply was ephemeral (deferrals included) and can ping nobody."""
         problems = []
+        dm_posts = {p.message_id for p in self.posts}
         for _, reply in self.all_replies():
             if reply.kind == "autocomplete":
                 continue
-            if not reply.ephemeral:
+            in_own_dm = reply.kind == "update" and reply.message_id in dm_posts
+            if not reply.ephemeral and not in_own_dm:  # paging a digest DM edits that DM
                 problems.append(f"not ephemeral: {reply}")
             if reply.kind != "deferred" and not pings_nobody(reply.allowed_mentions):
                 problems.append(f"allowed_mentions can ping: {reply}")

@@ -50,10 +50,13 @@ class DiscordDMSender:
             channel = self.client.get_partial_messageable(
                 channel_id, type=discord.ChannelType.private
             )
-            view = digest_buttons(digest.outbox_id, 0, pages)
+            _, locale = await self._reader_settings(digest.user_id)
+            view = digest_buttons(digest.outbox_id, 0, pages, locale)
             async with self.pacing.hold(channel_id):
                 message = await channel.send(
-                    embed=digest_embed(digest.period, digest.entries, 0, digest.held_by_cap),
+                    embed=digest_embed(
+                        digest.period, digest.entries, 0, digest.held_by_cap, locale
+                    ),
                     nonce=digest.nonce,
                     allowed_mentions=NO_PINGS,
                     view=view,
