@@ -6,7 +6,6 @@ Channel alerts mention their owner (and only them); listing text can ping nobody
 from __future__ import annotations
 
 import discord
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.render import (
     NO_PINGS,
@@ -17,8 +16,8 @@ from bot.delivery.render import (
     only_owner_pings,
 )
 from bot.delivery.senders.base import OutgoingAlert, SendError
+from bot.delivery.senders.discord_base import DiscordSender
 from bot.delivery.senders.discord_errors import classify
-from bot.delivery.senders.pacing import OneAtATime
 from bot.domain.listing import Listing
 from db.repositories.accounts import GuildRepository
 
@@ -28,17 +27,7 @@ FALLBACK_NOTE = (
 )
 
 
-class DiscordChannelSender:
-    def __init__(
-        self,
-        client: discord.Client,
-        sessions: async_sessionmaker[AsyncSession],
-        pacing: OneAtATime,
-    ) -> None:
-        self.client = client
-        self.sessions = sessions
-        self.pacing = pacing
-
+class DiscordChannelSender(DiscordSender):
     async def _alert_channel_id(self, guild_id: int | None) -> int:
         if guild_id is None:
             raise SendError("the alert was created outside a server", permanent=True)
@@ -71,18 +60,8 @@ class DiscordChannelSender:
         return message.id
 
 
-class DiscordMarketplacePublisher:
+class DiscordMarketplacePublisher(DiscordSender):
     """Posts a /sell listing in the server's marketplace channel; returns the post's URL."""
-
-    def __init__(
-        self,
-        client: discord.Client,
-        sessions: async_sessionmaker[AsyncSession],
-        pacing: OneAtATime,
-    ) -> None:
-        self.client = client
-        self.sessions = sessions
-        self.pacing = pacing
 
     async def publish(self, listing: Listing) -> tuple[int, int, str] | None:
         if listing.guild_id is None:

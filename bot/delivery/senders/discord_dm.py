@@ -4,13 +4,13 @@ needs no member cache (``Intents.default()`` has none) and one fewer request."""
 from __future__ import annotations
 
 import discord
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.render import NO_PINGS, AlertContext, alert_buttons, alert_embed
 from bot.delivery.render_digest import digest_buttons, digest_embed, page_count
 from bot.delivery.senders.base import OutgoingAlert, OutgoingDigest
+from bot.delivery.senders.discord_base import DiscordSender
 from bot.delivery.senders.discord_errors import classify
-from bot.delivery.senders.pacing import OPEN_DM, OneAtATime
+from bot.delivery.senders.pacing import OPEN_DM
 from bot.i18n import N_, t
 from db.repositories.accounts import UserRepository
 from db.repositories.preferences import PreferencesRepository
@@ -21,17 +21,7 @@ TIMEZONE_TIP = N_(
 )
 
 
-class DiscordDMSender:
-    def __init__(
-        self,
-        client: discord.Client,
-        sessions: async_sessionmaker[AsyncSession],
-        pacing: OneAtATime,
-    ) -> None:
-        self.client = client
-        self.sessions = sessions
-        self.pacing = pacing
-
+class DiscordDMSender(DiscordSender):
     async def _dm_channel_id(self, user_id: int) -> int:
         async with self.sessions() as session:
             user = await UserRepository(session).get(user_id)
