@@ -104,7 +104,8 @@ def check_config(settings: Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     settings = load_settings()
-    setup_logging(settings.log_level)
+    # The demo prints the story itself; logs would only interleave with it.
+    setup_logging("WARNING" if args.command == "demo" else settings.log_level)
     if args.command == "demo":
         from bot.demo import run_demo
 

@@ -73,6 +73,26 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = Field(
         default=60.0, gt=0, description="How often due digests are looked for"
     )
+    twilio_account_sid: SecretStr | None = Field(
+        default=None, description="Twilio account SID (SMS is off until SID and token are set)"
+    )
+    twilio_auth_token: SecretStr | None = Field(default=None, description="Twilio auth token")
+    twilio_from_number: str | None = Field(
+        default=None, description="The Twilio number SMS is sent from (E.164)"
+    )
+    twilio_messaging_service_sid: str | None = Field(
+        default=None, description="Send through this Messaging Service instead of a From number"
+    )
+    twilio_api_base: str = Field(
+        default="https://api.twilio.com",
+        description="For testing: a Twilio-compatible REST base URL (the local stand-in)",
+    )
+    sms_daily_limit_per_user: int = Field(
+        default=5, ge=0, description="Texts per user per UTC day; beyond it alerts go by DM"
+    )
+    sms_daily_budget: int = Field(
+        default=200, ge=0, description="Texts per UTC day for the whole bot (cost control)"
+    )
     log_level: str = "INFO"
 
     @field_validator("owner_ids", mode="before")

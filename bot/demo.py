@@ -7,6 +7,7 @@ print the embed each buyer would receive, followed by the explanation of every c
 
 from __future__ import annotations
 
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -38,7 +39,12 @@ async def _walkthrough(database_url: str) -> None:
     ) -> tuple[dict[str, Sender], MarketplacePublisher | None]:
         return dict(senders), None
 
-    settings = Settings(database_url=database_url, discord_token=None, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(  # throwaway: its own key, nothing outlives the run
+        database_url=database_url,
+        discord_token=None,
+        secret_key=secrets.token_urlsafe(32),
+        _env_file=None,  # type: ignore[call-arg]
+    )
     services = await build_services(settings, make_senders)
     try:
         print("Deal Scout demo: the whole pipeline, offline.\n")
