@@ -11,6 +11,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
@@ -42,7 +43,7 @@ async def _walkthrough(database_url: str) -> None:
     settings = Settings(  # throwaway: its own key, nothing outlives the run
         database_url=database_url,
         discord_token=None,
-        secret_key=secrets.token_urlsafe(32),
+        secret_key=SecretStr(secrets.token_urlsafe(32)),
         _env_file=None,  # type: ignore[call-arg]
     )
     services = await build_services(settings, make_senders)
