@@ -15,13 +15,16 @@ from discord.ext import commands
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.crypto import Vault
 from bot.delivery.senders.base import Sender
 from bot.delivery.senders.discord_channel import DiscordChannelSender, DiscordMarketplacePublisher
 from bot.delivery.senders.discord_dm import DiscordDMSender
 from bot.delivery.senders.pacing import OneAtATime
+from bot.delivery.senders.webhook import WebhookSender
 from bot.i18n import DealScoutTranslator
 from bot.ingest.community import MarketplacePublisher
 from bot.jobs import start_scheduler
+from bot.security import effective_secret
 from bot.services import Services, build_services
 from bot.web import build_web_app, start_web
 
@@ -68,15 +71,19 @@ class DealScoutBot(commands.AutoShardedBot):
         self, sessions: async_sessionmaker[AsyncSession]
     ) -> tuple[dict[str, Sender], MarketplacePublisher]:
         pacing = OneAtATime()  # shared: DMs, alert and marketplace posts use the same buckets
+        self._dm = DiscordDMSender(self, sessions, pacing)
         senders: dict[str, Sender] = {
-            "dm": DiscordDMSender(self, sessions, pacing),
+            "dm": self._dm,
             "channel": DiscordChannelSender(self, sessions, pacing),
+            # discord.py paces each webhook itself (one request at a time, 429s retried).
+            "webhook": WebhookSender(self, sessions, Vault(effective_secret(self.settings))),
         }
         return senders, DiscordMarketplacePublisher(self, sessions, pacing)
 
     async def setup_hook(self) -> None:
         await self.tree.set_translator(DealScoutTranslator())
         self.services = await build_services(self.settings, self.make_senders)
+        self.services.notices.deliver = self._dm.notify  # one-time notices go by DM
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         self._dispatcher_task = asyncio.create_task(

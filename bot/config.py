@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     dispatch_lease_seconds: float = Field(default=60.0, gt=0)
     dispatch_idle_seconds: float = Field(default=5.0, gt=0)
     dispatch_concurrency: int = Field(default=8, ge=1, le=64)
+    breaker_failures: int = Field(
+        default=5, ge=1, le=1000, description="Transient failures in a row that open a circuit"
+    )
+    breaker_cooldown_seconds: float = Field(
+        default=60.0, gt=0, description="How long an open circuit holds its channel's alerts"
+    )
 
     min_comparables: int = Field(default=5, ge=1, description="Listings needed to score a deal")
 

@@ -13,8 +13,12 @@ from discord import app_commands
 from discord.app_commands import locale_str
 from discord.ext import commands
 
+from bot.delivery.breaker import BreakerSnapshot, BreakerState
+from bot.delivery.notices import channel_name
+from bot.delivery.render import BRAND_COLOUR, FIELD_VALUE_LIMIT, clean, cut
 from bot.errors import PermissionDeniedError
-from bot.i18n import locale_of, t, tn
+from bot.i18n import N_, locale_of, t, tn
+from bot.services.deliveries import DeliveryHealth
 from cogs.ui.embeds import stats_embed
 from cogs.ui.replies import defer, respond
 
@@ -42,6 +46,65 @@ def in_guild() -> Callable[[T], T]:
 
 
 manage_guild = app_commands.checks.has_permissions(manage_guild=True)
+
+BREAKER_LABELS = {
+    BreakerState.closed: N_("✅ closed"),
+    BreakerState.open: N_("⛔ open"),
+    BreakerState.half_open: N_("🟡 half-open (probing)"),
+}
+
+
+def _lines(lines: list[str], empty: str) -> str:
+    """Whole lines up to a field's limit."""
+    out: list[str] = []
+    for line in lines:
+        if len("\n".join([*out, line])) > FIELD_VALUE_LIMIT:
+            break
+        out.append(line)
+    return "\n".join(out) or empty
+
+
+def breaker_text(snapshot: BreakerSnapshot, locale: str) -> str:
+    name, state = channel_name(snapshot.channel, locale), t(BREAKER_LABELS[snapshot.state], locale)
+    if snapshot.retry_at is not None:
+        when = discord.utils.format_dt(snapshot.retry_at, "T")
+        return t("{channel}: {state} until {time}", locale, channel=name, state=state, time=when)
+    return t("{channel}: {state}", locale, channel=name, state=state)
+
+
+def deliveries_embed(health: DeliveryHealth, locale: str) -> discord.Embed:
+    """``/admin deliveries``: what failed in this server lately, and why (reasons never hold
+    contact details), and whether any channel's circuit breaker is open."""
+    embed = discord.Embed(
+        title=t("📬 Delivery health", locale),
+        description=t(
+            "Failed alerts of this server's members since {since}, by channel and reason.",
+            locale,
+            since=discord.utils.format_dt(health.since, "f"),
+        ),
+        colour=BRAND_COLOUR,
+    )
+    counts = [
+        f"**{channel_name(c, locale)}** · {cut(clean(r, 200), 200)}: {n}"
+        for c, r, n in health.by_channel
+    ]
+    recent = [
+        f"{discord.utils.format_dt(f.at, 'R')} · {channel_name(f.channel, locale)} · "
+        f"{cut(clean(f.reason, 200), 200)}"
+        for f in health.recent
+    ]
+    none = t("No failed alerts. 🎉", locale)
+    embed.add_field(name=t("Last 24 hours", locale), value=_lines(counts, none), inline=False)
+    embed.add_field(
+        name=t("Most recent failures", locale), value=_lines(recent, none), inline=False
+    )
+    breakers = [breaker_text(b, locale) for b in health.breakers]
+    embed.add_field(
+        name=t("Circuit breakers", locale),
+        value=_lines(breakers, t("none yet", locale)),
+        inline=False,
+    )
+    return embed
 
 
 class Admin(commands.Cog):
@@ -119,6 +182,18 @@ class Admin(commands.Cog):
         stats = await self.bot.services.admin.stats(interaction.guild_id)
         name = interaction.guild.name if interaction.guild is not None else None
         await respond(interaction, embed=stats_embed(stats, name, locale_of(interaction)))
+
+    @admin.command(
+        name="deliveries",
+        description=locale_str("Recent failed alerts by channel and reason, and circuit breakers"),
+    )
+    @manage_guild
+    @in_guild()
+    async def deliveries(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        await defer(interaction)
+        health = await self.bot.services.deliveries.health(interaction.guild_id)
+        await respond(interaction, embed=deliveries_embed(health, locale_of(interaction)))
 
     @admin.command(
         name="sync", description=locale_str("Bot owner only: publish the slash commands")

@@ -16,16 +16,20 @@ from discord import app_commands
 from discord.app_commands import locale_str
 from discord.ext import commands
 
+from bot.delivery.notices import channel_name
 from bot.delivery.render import (
+    BRAND_COLOUR,
     NOT_INTERESTED_ID,
     NOT_INTERESTED_PATTERN,
     PAUSE_RULE_ID,
     PAUSE_RULE_PATTERN,
     clean,
+    cut,
 )
 from bot.domain.rule import RuleInput
 from bot.errors import UserFacingError
-from bot.i18n import locale_of, t
+from bot.i18n import N_, locale_of, t
+from bot.services.deliveries import HistoryItem
 from cogs.ui.confirm import ConfirmView
 from cogs.ui.embeds import rule_list_pages, rule_summary_embed, test_report_embed
 from cogs.ui.options import (
@@ -49,7 +53,25 @@ EDIT_CONDITIONS: list[Choice[str]] = [
     *CONDITIONS,
     Choice(name=locale_str("Any (clear)"), value="any"),
 ]
-CHANNEL_CHOICES = ("dm", "channel", "email", "dm,channel", "dm,email", "dm,channel,email")
+CHANNEL_CHOICES = (
+    "dm",
+    "channel",
+    "email",
+    "dm,channel",
+    "dm,email",
+    "dm,channel,email",
+    "webhook",
+    "dm,webhook",
+)
+STATUS_LABELS = {
+    "sent": N_("✅ sent"),
+    "failed": N_("❌ failed"),
+    "suppressed": N_("🚫 suppressed"),
+    "held": N_("⏳ held"),
+    "in digest": N_("📰 in digest"),
+    "sending": N_("📤 sending"),
+}
+HISTORY_LINE = 380  # ten entries fit in an embed description
 FREQUENCIES: list[Choice[str]] = [
     Choice(name=locale_str("Immediate"), value="immediate"),
     Choice(name=locale_str("Daily digest"), value="daily"),
@@ -135,6 +157,38 @@ def paused_text(name: str, locale: str) -> str:
         locale,
         name=clean(name, 200),
     )
+
+
+def history_line(item: HistoryItem, locale: str) -> str:
+    """ "**Oak desk** · 5 minutes ago · DM · ❌ failed: DMs closed" """
+    title = clean(item.title, 80) if item.title else t("(listing removed)", locale)
+    label = STATUS_LABELS.get(item.status)
+    status = t(label, locale) if label else item.status
+    parts = [
+        f"**{title}**",
+        discord.utils.format_dt(item.at, "R"),
+        channel_name(item.channel, locale),
+        status,
+    ]
+    line = " · ".join(parts)
+    if item.due_at is not None:
+        line += " " + t("until {time}", locale, time=discord.utils.format_dt(item.due_at, "t"))
+    if item.reason:
+        line += f": {clean(item.reason, 160)}"
+    return cut(line, HISTORY_LINE)
+
+
+def history_embed(items: list[HistoryItem], locale: str) -> discord.Embed:
+    """``/alert history``: the user's own ten most recent alerts, each channel tried."""
+    embed = discord.Embed(title=t("🕑 Your recent alerts", locale), colour=BRAND_COLOUR)
+    if items:
+        embed.description = "\n".join(history_line(i, locale) for i in items)
+    else:
+        embed.description = t("No alerts yet. Create one with `/alert create`.", locale)
+    embed.set_footer(
+        text=t("An alert that could not reach you on one channel is tried on the next.", locale)
+    )
+    return embed
 
 
 class Alerts(commands.Cog):
@@ -326,6 +380,15 @@ class Alerts(commands.Cog):
             t("Delete the alert **{name}**? This cannot be undone.", locale, name=name),
             view=view,
         )
+
+    @alert.command(
+        name="history",
+        description=locale_str("Your 10 most recent alerts: where they went and what happened"),
+    )
+    async def history(self, interaction: discord.Interaction) -> None:
+        await defer(interaction)
+        items = await self.bot.services.deliveries.history(interaction.user.id)
+        await respond(interaction, embed=history_embed(items, locale_of(interaction)))
 
     @alert.command(
         name="test", description=locale_str("Try an alert on recent listings and see each check")

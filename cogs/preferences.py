@@ -1,7 +1,9 @@
-"""``/prefs``: how each user wants alerts delivered, and their verified email address.
+"""``/prefs``: how each user wants alerts delivered, and their verified email address and
+mobile number.
 
-Thin: parse the options, call :class:`bot.services.preferences.PreferencesService` or
-:class:`bot.services.verification.EmailVerificationService`, render the answer. The services
+Thin: parse the options, call :class:`bot.services.preferences.PreferencesService`,
+:class:`bot.services.verification.EmailVerificationService` or
+:class:`bot.services.phone.PhoneVerificationService`, render the answer. The services
 validate everything, name the field at fault and write nothing on error; errors reach the user
 through the single handler in ``cogs/errors.py``. Works in servers and DMs; every reply is
 ephemeral, and every successful reply repeats the new value in the user's terms.
@@ -21,10 +23,12 @@ from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.delivery.render import BRAND_COLOUR, FIELD_VALUE_LIMIT, clean, cut
+from bot.domain.failover import DEFAULT_ORDER
 from bot.domain.policy import is_valid_timezone
 from bot.domain.text import split_terms
 from bot.i18n import N_, available_languages, locale_of, t, tn
 from bot.security import CODE_DIGITS
+from bot.services.phone import CODE_TTL as PHONE_CODE_TTL
 from bot.services.preferences import PreferencesView
 from cogs.ui.confirm import ConfirmView
 from cogs.ui.embeds import PAUSED_COLOUR
@@ -39,6 +43,7 @@ log = logging.getLogger(__name__)
 Choice = app_commands.Choice
 
 STOP_CONFIRM_TIMEOUT = 60.0
+PHONE_CODE_MINUTES = int(PHONE_CODE_TTL.total_seconds() // 60)
 ADDRESS_LIMIT = 254  # the longest address SMTP allows
 CHANNEL_CHOICES = (
     "dm",
@@ -48,9 +53,32 @@ CHANNEL_CHOICES = (
     "dm,email",
     "channel,email",
     "dm,channel,email",
+    "sms",
+    "dm,sms",
+    "channel,sms",
+    "email,sms",
+    "dm,email,sms",
+    "dm,channel,sms",
+    "dm,channel,email,sms",
+    "webhook",
+    "dm,webhook",
+)
+ORDER_CHOICES = (
+    "dm,webhook,email,sms,channel",
+    "webhook,dm,email,sms,channel",
+    "dm,email,channel",
+    "webhook,dm,channel",
+    "email,dm,channel",
+    "default",
 )
 
-CHANNEL_LABELS = {"dm": N_("DM"), "channel": N_("server alert channel"), "email": N_("email")}
+CHANNEL_LABELS = {
+    "dm": N_("DM"),
+    "channel": N_("server alert channel"),
+    "email": N_("email"),
+    "sms": N_("SMS"),
+    "webhook": N_("Discord webhook"),
+}
 FREQUENCY_LABELS = {
     "immediate": N_("Immediate"),
     "daily": N_("Daily digest"),
@@ -108,6 +136,11 @@ async def channels_autocomplete(
 ) -> list[Choice[str]]:
     typed = current.strip().casefold().replace(" ", "")
     return [Choice(name=c, value=c) for c in CHANNEL_CHOICES if typed in c]
+
+
+async def order_autocomplete(interaction: discord.Interaction, current: str) -> list[Choice[str]]:
+    typed = current.strip().casefold().replace(" ", "")
+    return [Choice(name=c, value=c) for c in ORDER_CHOICES if typed in c]
 
 
 async def timezone_autocomplete(
@@ -208,6 +241,29 @@ def email_text(view: PreferencesView, locale: str) -> str:
     return t("{address} (not verified yet)", locale, address=address)
 
 
+def webhook_text(view: PreferencesView, locale: str) -> str:
+    """Only the webhook's id is ever shown: the URL holds its secret token."""
+    if view.webhook_id is None:
+        return t("none; add one with `/prefs webhook set`", locale)
+    if view.webhook_disabled:
+        return t(
+            "webhook {id} (⚠️ deleted in Discord; set a new one with `/prefs webhook set`)",
+            locale,
+            id=view.webhook_id,
+        )
+    return t("webhook {id} (✅ set)", locale, id=view.webhook_id)
+
+
+def order_text(order: tuple[str, ...], locale: str, usable: frozenset[str] | None = None) -> str:
+    """ "DM → Discord webhook → email", with channels that cannot be used now struck out."""
+    names = []
+    for channel in order:
+        label = CHANNEL_LABELS.get(channel)
+        name = t(label, locale) if label else clean(channel, 20)
+        names.append(name if usable is None or channel in usable else f"~~{name}~~")
+    return " → ".join(names) or t("none", locale)
+
+
 def frequency_text(view: PreferencesView, locale: str) -> str:
     label = FREQUENCY_LABELS.get(view.frequency)
     return t(label, locale) if label else view.frequency
@@ -233,6 +289,8 @@ def preferences_embed(view: PreferencesView, locale: str) -> discord.Embed:
         (t("Categories", locale), categories_text(view, locale)),
         (t("Language", locale), language_name(view.language)),
         (t("Email", locale), email_text(view, locale)),
+        (t("Discord webhook", locale), webhook_text(view, locale)),
+        (t("Failover order", locale), order_text(view.channel_order or DEFAULT_ORDER, locale)),
     ]
     for name, value in rows:
         embed.add_field(name=name, value=value, inline=False)
@@ -271,6 +329,16 @@ class Preferences(commands.Cog):
     email = app_commands.Group(
         name="email",
         description=locale_str("Get alerts by email: add and verify your address"),
+        parent=prefs,
+    )
+    phone = app_commands.Group(
+        name="phone",
+        description=locale_str("Get alerts by SMS: add and verify your mobile number"),
+        parent=prefs,
+    )
+    webhook = app_commands.Group(
+        name="webhook",
+        description=locale_str("Get alerts through a Discord webhook in a channel of yours"),
         parent=prefs,
     )
 
@@ -582,6 +650,145 @@ class Preferences(commands.Cog):
                 "Alerts meant for email come by DM instead; change that with `/prefs channels`.",
                 locale,
             )
+        await respond(interaction, text)
+
+    # ---- /prefs phone ------------------------------------------------------------------------
+
+    @phone.command(
+        name="set", description=locale_str("Add a mobile number; we text it a code to verify")
+    )
+    @app_commands.describe(
+        number=locale_str("Your mobile number, e.g. (415) 555-0123, or +44 7400 123456 abroad")
+    )
+    async def phone_set(
+        self, interaction: discord.Interaction, number: app_commands.Range[str, 1, 40]
+    ) -> None:
+        await defer(interaction)
+        masked = await self.bot.services.phone_verification.start(interaction.user.id, number)
+        await respond(
+            interaction,
+            t(
+                "📱 We texted a {digits}-digit code to `{number}`; use `/prefs phone verify` "
+                "to enter it within {minutes} minutes.",
+                locale_of(interaction),
+                digits=CODE_DIGITS,
+                number=masked,
+                minutes=PHONE_CODE_MINUTES,
+            ),
+        )
+
+    @phone.command(name="verify", description=locale_str("Enter the code from our text message"))
+    @app_commands.describe(code=locale_str("The 6-digit code we texted you"))
+    async def phone_verify(
+        self, interaction: discord.Interaction, code: app_commands.Range[str, 1, 20]
+    ) -> None:
+        await defer(interaction)
+        masked = await self.bot.services.phone_verification.verify(interaction.user.id, code)
+        await respond(
+            interaction,
+            t(
+                "✅ Verified `{number}`. To get alerts by text, add sms to your channels, "
+                "e.g. `/prefs channels dm,sms`. At most {limit} texts a day; reply STOP to any "
+                "of them to end them.",
+                locale_of(interaction),
+                number=masked,
+                limit=self.bot.services.settings.sms_daily_limit_per_user,
+            ),
+        )
+
+    @phone.command(
+        name="remove", description=locale_str("Forget your phone number (SMS alerts stop)")
+    )
+    async def phone_remove(self, interaction: discord.Interaction) -> None:
+        await defer(interaction)
+        locale = locale_of(interaction)
+        await self.bot.services.phone_verification.remove(interaction.user.id)
+        view = await self.bot.services.preferences.show(interaction.user.id)
+        text = t("🗑️ Removed your phone number.", locale)
+        if "sms" in view.channels:
+            text += " " + t(
+                "Alerts meant for SMS come by DM instead; change that with `/prefs channels`.",
+                locale,
+            )
+        await respond(interaction, text)
+
+    # ---- /prefs webhook and /prefs channel-order ---------------------------------------------
+
+    @webhook.command(
+        name="set", description=locale_str("Use a Discord webhook URL for alerts (kept encrypted)")
+    )
+    @app_commands.describe(url=locale_str("The webhook's URL: https://discord.com/api/webhooks/…"))
+    async def webhook_set(
+        self, interaction: discord.Interaction, url: app_commands.Range[str, 1, 500]
+    ) -> None:
+        await defer(interaction)
+        status = await self.bot.services.webhooks.set(interaction.user.id, url)
+        await respond(
+            interaction,
+            t(
+                "✅ Saved webhook {id}. Try it with `/prefs webhook test`. Alerts use it when "
+                "an alert's channels include webhook, and when a channel before it in "
+                "`/prefs channel-order` fails.",
+                locale_of(interaction),
+                id=status.webhook_id,
+            ),
+        )
+
+    @webhook.command(name="test", description=locale_str("Post a sample alert to your webhook"))
+    async def webhook_test(self, interaction: discord.Interaction) -> None:
+        await defer(interaction)
+        locale = locale_of(interaction)
+        status = await self.bot.services.webhooks.test(interaction.user.id, locale)
+        await respond(
+            interaction,
+            t(
+                "✅ Posted a sample alert through webhook {id}; check its channel.",
+                locale,
+                id=status.webhook_id,
+            ),
+        )
+
+    @webhook.command(
+        name="remove", description=locale_str("Forget your webhook (webhook alerts stop)")
+    )
+    async def webhook_remove(self, interaction: discord.Interaction) -> None:
+        await defer(interaction)
+        locale = locale_of(interaction)
+        removed = await self.bot.services.webhooks.remove(interaction.user.id)
+        if removed:
+            text = t(
+                "🗑️ Removed your webhook. Alerts meant for it go to your next channel "
+                "(`/prefs channel-order`).",
+                locale,
+            )
+        else:
+            text = t("You had no webhook; nothing changed.", locale)
+        await respond(interaction, text)
+
+    @prefs.command(
+        name="channel-order",
+        description=locale_str("Where alerts go next when a channel fails, e.g. webhook,dm,email"),
+    )
+    @app_commands.describe(
+        order=locale_str("Channels in order: dm, webhook, email, sms, channel; or default")
+    )
+    @app_commands.autocomplete(order=order_autocomplete)
+    async def channel_order(
+        self, interaction: discord.Interaction, order: app_commands.Range[str, 1, 100]
+    ) -> None:
+        await defer(interaction)
+        locale = locale_of(interaction)
+        view = await self.bot.services.preferences.set_channel_order(
+            interaction.user.id, order, interaction.guild_id
+        )
+        text = t(
+            "✅ Failover order: {order}. When a channel cannot reach you, the alert goes to the "
+            "next one that is set up.",
+            locale,
+            order=order_text(view.order, locale, view.usable),
+        )
+        if any(c not in view.usable for c in view.order):
+            text += " " + t("Struck-out channels are not set up yet, so they are skipped.", locale)
         await respond(interaction, text)
 
 

@@ -168,7 +168,9 @@ def render_alert_email(
         f"You get this email because your Deal Scout alert “{rule_name}” sends deals to this "
         "address, which you verified on Discord."
     )
-    if alert.is_fallback:
+    if alert.notice:
+        reason += f" {alert.notice}"
+    elif alert.is_fallback:
         reason += " It came by email because Deal Scout could not reach you on Discord."
     context: dict[str, object] = {
         "heading": f"New deal for your alert “{rule_name}”",

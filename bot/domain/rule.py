@@ -30,6 +30,12 @@ class Channel(enum.StrEnum):
     dm = "dm"
     channel = "channel"
     email = "email"
+    sms = "sms"
+    webhook = "webhook"  # the user's own Discord webhook (/prefs webhook set)
+
+
+NAME_ONE = "name at least one of: " + ", ".join(c.value for c in Channel)
+"""The message when no channel is named (under Discord's 100 characters)."""
 
 
 class RuleValidationError(ValueError):
@@ -128,7 +134,7 @@ def _terms(field_name: str, raw: str, limit: int) -> tuple[str, ...]:
 def parse_channels(raw: str) -> frozenset[Channel]:
     names = [p.strip().casefold() for p in raw.replace(" ", ",").split(",") if p.strip()]
     if not names:
-        raise RuleValidationError("channels", "name at least one of: dm, channel, email")
+        raise RuleValidationError("channels", NAME_ONE)
     result = set()
     for name in names:
         try:
@@ -267,7 +273,7 @@ def check_rule(rule: Rule) -> None:
     if rule.point is not None and rule.radius_mi is None:
         raise RuleValidationError("radius", "a location needs a radius in miles")
     if not rule.channels:
-        raise RuleValidationError("channels", "name at least one of: dm, channel, email")
+        raise RuleValidationError("channels", NAME_ONE)
     if Channel.channel in rule.channels and rule.guild_id is None:
         raise RuleValidationError(
             "channels", "server-channel alerts need a rule created in a server; use dm here"

@@ -13,21 +13,27 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.crypto import Vault
 from bot.delivery.digests import DigestService
 from bot.delivery.dispatcher import Dispatcher, DispatchSettings
 from bot.delivery.outbox import Wakeup
 from bot.delivery.senders.base import Sender
 from bot.delivery.senders.email import EmailSender
+from bot.delivery.senders.sms import SmsSender
+from bot.domain.failover import known_channels
 from bot.domain.matching import RuleIndex
 from bot.domain.rule import GeocodeFn
 from bot.geo import geocode as offline_geocode
 from bot.ingest.community import ListingService, MarketplacePublisher
 from bot.security import effective_secret
 from bot.services.admin import AdminService
+from bot.services.deliveries import DeliveryReportService
 from bot.services.feedback import FeedbackService
+from bot.services.phone import NoticeService, PhoneVerificationService
 from bot.services.preferences import PreferencesService
 from bot.services.rules import RuleService, build_index
 from bot.services.verification import EmailVerificationService
+from bot.services.webhooks import WebhookService
 from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
 
@@ -48,9 +54,16 @@ class Services:
     email_verification: EmailVerificationService
     dispatcher: Dispatcher
     secret: str
+    phone_verification: PhoneVerificationService
+    notices: NoticeService
+    """One-time notices by DM; the bot sets ``notices.deliver`` (it needs the client)."""
+    sms: SmsSender
+    webhooks: WebhookService
+    deliveries: DeliveryReportService
 
     async def close(self) -> None:
         self.dispatcher.stop()
+        await self.sms.close()
         await self.engine.dispose()
 
 
@@ -61,6 +74,8 @@ def dispatch_settings(settings: Settings) -> DispatchSettings:
         lease=timedelta(seconds=settings.dispatch_lease_seconds),
         idle_seconds=settings.dispatch_idle_seconds,
         concurrency=settings.dispatch_concurrency,
+        breaker_failures=settings.breaker_failures,
+        breaker_cooldown=timedelta(seconds=settings.breaker_cooldown_seconds),
     )
 
 
@@ -84,11 +99,23 @@ async def build_services(
     sessions = make_sessionmaker(engine)
     secret = effective_secret(settings)
     email = EmailSender(sessions, settings, secret)
+    vault = Vault(secret)
+    notices = NoticeService(sessions)
+    sms = SmsSender(sessions, settings, vault, notify=notices.notify_once)
     made, publisher = make_senders(sessions)
-    senders: dict[str, Sender] = {"email": email, **made}  # a factory may replace email (tests)
+    # A factory may replace email or sms (tests).
+    senders: dict[str, Sender] = {"email": email, "sms": sms, **made}
     index = await build_index(sessions)
     wakeup = Wakeup()
     digests = DigestService(sessions, wakeup)
+    dispatcher = Dispatcher(
+        sessions,
+        senders,
+        wakeup,
+        dispatch_settings(settings),
+        digests=digests,
+        notify=notices.notify_once,
+    )
     return Services(
         settings=settings,
         engine=engine,
@@ -109,8 +136,13 @@ async def build_services(
         digests=digests,
         preferences=PreferencesService(sessions),
         email_verification=EmailVerificationService(sessions, email.send_code, secret),
+        phone_verification=PhoneVerificationService(sessions, sms.send_code, secret, vault),
+        notices=notices,
+        sms=sms,
         secret=secret,
-        dispatcher=Dispatcher(
-            sessions, senders, wakeup, dispatch_settings(settings), digests=digests
+        dispatcher=dispatcher,
+        webhooks=WebhookService(sessions, vault, senders.get("webhook")),
+        deliveries=DeliveryReportService(
+            sessions, dispatcher.breakers, [c for c in known_channels() if c in senders]
         ),
     )

@@ -10,6 +10,7 @@ from zoneinfo import available_timezones
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.domain.failover import DEFAULT_ORDER, ChannelOrderError, known_channels, parse_order
 from bot.domain.policy import Frequency, is_valid_timezone, parse_hhmm
 from bot.domain.rule import Channel, RuleValidationError, parse_channels
 from bot.domain.text import normalise_category, split_terms
@@ -40,6 +41,18 @@ class PreferencesView:
     stopped: bool
     email: str | None
     email_verified: bool
+    webhook_id: int | None = None  # None: no webhook set
+    webhook_disabled: bool = False
+    channel_order: tuple[str, ...] = ()  # () = the default order
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelOrderView:
+    """The failover order: what the user chose (or the default) and what works now."""
+
+    order: tuple[str, ...]
+    is_default: bool
+    usable: frozenset[str]
 
 
 def _view(row: PreferencesRow) -> PreferencesView:
@@ -58,6 +71,9 @@ def _view(row: PreferencesRow) -> PreferencesView:
         stopped=row.stopped,
         email=row.email,
         email_verified=row.email_verified,
+        webhook_id=row.webhook_id if row.webhook_encrypted else None,
+        webhook_disabled=row.webhook_disabled,
+        channel_order=tuple(row.channel_order or ()),
     )
 
 
@@ -93,7 +109,47 @@ class PreferencesService:
             raise UserFacingError(
                 "verify an email address first with /prefs email set", field="channels"
             )
+        if Channel.sms in channels and not await self._phone_verified(user_id):
+            raise UserFacingError(
+                "verify a mobile number first with /prefs phone set", field="channels"
+            )
+        if Channel.webhook in channels:
+            view = await self.show(user_id)
+            if view.webhook_id is None or view.webhook_disabled:
+                raise UserFacingError(
+                    "set a Discord webhook first with /prefs webhook set", field="channels"
+                )
         return await self._update(user_id, channels=sorted(c.value for c in channels))
+
+    async def _phone_verified(self, user_id: int) -> bool:
+        async with self.sessions() as session:
+            row = await PreferencesRepository(session).get(user_id)
+        return bool(row and row.phone_verified and row.phone_encrypted and not row.sms_opted_out)
+
+    async def set_channel_order(
+        self, user_id: int, raw: str, guild_id: int | None = None
+    ) -> ChannelOrderView:
+        """Where alerts go next when a channel fails, e.g. "webhook,dm,email"; "default"
+        restores the default order."""
+        try:
+            order = parse_order(raw)
+        except ChannelOrderError as exc:
+            raise UserFacingError(exc.message, field=exc.field) from None
+        await self._update(user_id, channel_order=list(order))
+        return await self.channel_order(user_id, guild_id)
+
+    async def channel_order(self, user_id: int, guild_id: int | None = None) -> ChannelOrderView:
+        async with self.sessions() as session:
+            prefs = PreferencesRepository(session)
+            row = await prefs.get(user_id)
+            reach = await prefs.reachability(user_id, guild_id)
+        saved = tuple(row.channel_order or ()) if row is not None else ()
+        known = known_channels()
+        return ChannelOrderView(
+            order=saved or tuple(c for c in DEFAULT_ORDER if c in known),
+            is_default=not saved,
+            usable=reach.usable(known),
+        )
 
     async def set_frequency(self, user_id: int, raw: str) -> PreferencesView:
         try:

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import OutboxRow, OutboxStatus, utcnow
+from db.models import ListingRow, OutboxRow, OutboxStatus, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,27 @@ class NewAlert:
     reason: str | None = None
     due_at: datetime | None = None  # None: now
     digest_period: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FailedDelivery:
+    """One failed row, for /admin deliveries (the reason never holds contact details)."""
+
+    at: datetime
+    channel: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertHistoryEntry:
+    """One of a user's alerts, for /alert history."""
+
+    listing_title: str | None  # None: the listing is gone
+    created_at: datetime
+    channel: str
+    status: str
+    reason: str | None
+    next_attempt_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,3 +340,117 @@ class OutboxRepository:
             select(OutboxRow).where(OutboxRow.listing_id == listing_id).order_by(OutboxRow.id)
         )
         return list(rows)
+
+    # ---- failover ------------------------------------------------------------------------
+
+    @staticmethod
+    def _same_alert(user_id: int, listing_id: int) -> ColumnElement[bool]:
+        return and_(
+            OutboxRow.user_id == user_id,
+            OutboxRow.listing_id == listing_id,
+            OutboxRow.kind == "deal_alert",
+        )
+
+    async def fail_in_chain(
+        self, row: OutboxRow, attempts: int, reason: str
+    ) -> list[tuple[str, str]]:
+        """Mark ``row`` failed and return (channel, status) of every row of the same alert (the
+        user's rows for the listing, on any channel), read so that two channels of one alert
+        failing at once see each other's failure: PostgreSQL locks the rows first (in id
+        order, so two such transactions cannot deadlock); SQLite's write lock, taken by the
+        UPDATE, serialises the readers that follow it."""
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        if postgres and row.listing_id is not None:
+            await self.session.execute(
+                select(OutboxRow.id)
+                .where(self._same_alert(row.user_id, row.listing_id))
+                .order_by(OutboxRow.id)
+                .with_for_update()
+            )
+        await self.mark_failed(row.id, attempts, reason)
+        if row.listing_id is None:
+            return [(row.channel, OutboxStatus.failed)]
+        found = await self.session.execute(
+            select(OutboxRow.channel, OutboxRow.status).where(
+                self._same_alert(row.user_id, row.listing_id)
+            )
+        )
+        return [(str(c), str(s)) for c, s in found.all()]
+
+    async def chain(self, row: OutboxRow, limit: int = 10) -> list[OutboxRow]:
+        """The rows ``row`` is a fallback for, nearest first (the original alert last)."""
+        found: list[OutboxRow] = []
+        at = row.fallback_of
+        while at is not None and len(found) < limit:
+            earlier = await self.get(at)
+            if earlier is None:
+                break
+            found.append(earlier)
+            at = earlier.fallback_of
+        return found
+
+    async def release_held(self, channel: str, reason: str, now: datetime) -> int:
+        """Make rows held with ``reason`` (a circuit that was open) due now."""
+        result = await self.session.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.channel == channel,
+                OutboxRow.status == OutboxStatus.pending,
+                OutboxRow.reason == reason,
+                OutboxRow.next_attempt_at > now,
+            )
+            .values(next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    # ---- reports -------------------------------------------------------------------------
+
+    async def failures_by_channel(
+        self, guild_id: int, since: datetime
+    ) -> list[tuple[str, str, int]]:
+        """(channel, reason, count) of the server's rows that failed since ``since``, most
+        frequent first."""
+        count = func.count().label("n")
+        rows = await self.session.execute(
+            select(OutboxRow.channel, OutboxRow.reason, count)
+            .where(
+                OutboxRow.guild_id == guild_id,
+                OutboxRow.status == OutboxStatus.failed,
+                OutboxRow.updated_at >= since,
+            )
+            .group_by(OutboxRow.channel, OutboxRow.reason)
+            .order_by(count.desc(), OutboxRow.channel)
+        )
+        return [(str(c), r or "unknown", int(n)) for c, r, n in rows.all()]
+
+    async def recent_failures(self, guild_id: int, limit: int = 10) -> list[FailedDelivery]:
+        rows = await self.session.execute(
+            select(OutboxRow.updated_at, OutboxRow.channel, OutboxRow.reason)
+            .where(OutboxRow.guild_id == guild_id, OutboxRow.status == OutboxStatus.failed)
+            .order_by(OutboxRow.updated_at.desc(), OutboxRow.id.desc())
+            .limit(limit)
+        )
+        return [FailedDelivery(at, str(c), r or "unknown") for at, c, r in rows.all()]
+
+    async def history(self, user_id: int, limit: int = 10) -> list[AlertHistoryEntry]:
+        """The user's most recent alert rows (every channel an alert tried), newest first."""
+        rows = await self.session.execute(
+            select(
+                ListingRow.title,
+                OutboxRow.created_at,
+                OutboxRow.channel,
+                OutboxRow.status,
+                OutboxRow.reason,
+                OutboxRow.next_attempt_at,
+            )
+            .select_from(OutboxRow)
+            .outerjoin(ListingRow, ListingRow.id == OutboxRow.listing_id)
+            .where(OutboxRow.user_id == user_id, OutboxRow.kind == "deal_alert")
+            .order_by(OutboxRow.created_at.desc(), OutboxRow.id.desc())
+            .limit(limit)
+        )
+        return [
+            AlertHistoryEntry(title, created, str(channel), str(status), reason, due)
+            for title, created, channel, status, reason, due in rows.all()
+        ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.failover import Reachability
 from bot.domain.policy import Frequency, Preferences, QuietHours, parse_hhmm
-from db.models import PreferencesRow, VerificationRow
+from db.models import GuildSettings, PreferencesRow, User, VerificationRow
 
 
 def to_preferences(row: PreferencesRow | None) -> Preferences:
@@ -67,6 +68,43 @@ class PreferencesRepository:
             select(PreferencesRow).where(PreferencesRow.user_id.in_(user_ids))
         )
         return {r.user_id: r for r in rows}
+
+    async def reachability(self, user_id: int, guild_id: int | None) -> Reachability:
+        """Which channels could reach the user now (for failover), for an alert of
+        ``guild_id``'s (whose alert channel is the public last resort)."""
+        row = await self.get(user_id)
+        user = await self.session.get(User, user_id)
+        guild = await self.session.get(GuildSettings, guild_id) if guild_id is not None else None
+        return Reachability(
+            dms_open=not (user is not None and user.dms_closed),
+            webhook=bool(row and row.webhook_encrypted and not row.webhook_disabled),
+            email=bool(row and row.email and row.email_verified),
+            sms=bool(row and row.phone_encrypted and row.phone_verified and not row.sms_opted_out),
+            alert_channel=bool(guild and guild.alert_channel_id),
+        )
+
+    async def claim_notices(self, user_id: int, keys: list[str]) -> list[str]:
+        """Record one-time notices ``keys`` as given; returns those not given before (the
+        row is locked on PostgreSQL, so two processes cannot both claim one)."""
+        if not keys:
+            return []
+        row = await self.session.scalar(
+            select(PreferencesRow).where(PreferencesRow.user_id == user_id).with_for_update()
+        )
+        if row is None:
+            row = await self.get_or_create(user_id)
+        given = list(row.notices_sent or [])
+        new = [k for k in dict.fromkeys(keys) if k not in given]
+        if new:
+            row.notices_sent = [*given, *new]
+        return new
+
+    async def forget_notices(self, user_id: int, keys: list[str]) -> None:
+        """Un-give notices (the message that carried them failed, or the user fixed the
+        cause, so a new breakage is worth telling again)."""
+        row = await self.get(user_id)
+        if row is not None and row.notices_sent and set(keys) & set(row.notices_sent):
+            row.notices_sent = [k for k in row.notices_sent if k not in keys]
 
     async def verification(self, user_id: int, kind: str) -> VerificationRow | None:
         return await self.session.scalar(

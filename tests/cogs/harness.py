@@ -27,6 +27,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.webhook.async_ import AsyncWebhookAdapter, async_context
@@ -282,6 +283,29 @@ class CapturingSender:
         result: int | None = await send_digest(digest)
         return result
 
+    async def send_test(self, user_id: int, locale: str) -> int | None:
+        result: int | None = await self.inner.send_test(user_id, locale)  # type: ignore[attr-defined]
+        return result
+
+
+@dataclass
+class FakeWebhook:
+    """A channel webhook a user created in Discord (its URL is what they paste)."""
+
+    id: int
+    token: str
+    channel_id: int
+    gone: bool = False
+
+    @property
+    def url(self) -> str:
+        return f"https://discord.com/api/webhooks/{self.id}/{self.token}"
+
+
+def _not_found(code: int, message: str) -> discord.NotFound:
+    response = SimpleNamespace(status=404, reason="Not Found")
+    return discord.NotFound(response, {"code": code, "message": message})  # type: ignore[arg-type]
+
 
 class Harness:
     def __init__(self, bot: DealScoutBot) -> None:
@@ -294,6 +318,7 @@ class Harness:
         self.synced: list[tuple[int | None, list[dict[str, Any]]]] = []
         self.names: dict[int, str] = {}
         self._context_channel: dict[str, int] = {}
+        self.webhooks: dict[str, FakeWebhook] = {}  # by token
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -338,6 +363,9 @@ class Harness:
         state.application_id = APP_ID
         state.user = discord.ClientUser(state=state, data=user_payload(APP_ID, "Deal Scout"))  # type: ignore[arg-type]
         http: Any = self.bot.http  # the fakes below replace its methods
+        # Webhook.from_url(client=bot) takes the client's session; the recording adapter never
+        # uses it, but discord.py wants one (a logged-in bot has it).
+        http._HTTPClient__session = aiohttp.ClientSession()
 
         async def send_message(channel_id: int, *, params: Any) -> dict[str, Any]:
             data = _payload_of(params.payload, params.multipart)
@@ -406,11 +434,21 @@ class Harness:
     def posts_in(self, channel_id: int) -> list[Post]:
         return [p for p in self.posts if p.channel_id == channel_id]
 
+    def add_webhook(self, channel_id: int) -> FakeWebhook:
+        """A webhook on ``channel_id``; executing it posts there (see ``posts_in``)."""
+        hook = FakeWebhook(next_id(), f"wh{next_id()}".ljust(68, "x"), channel_id)
+        self.webhooks[hook.token] = hook
+        return hook
+
     async def deliver(self) -> int:
         """Run the dispatcher until nothing is due (it is not started in the background)."""
         total = 0
-        while handled := await self.services.dispatcher.run_once():
-            total += handled
+        reset = async_context.set(self.adapter)  # webhook alerts go through the adapter
+        try:
+            while handled := await self.services.dispatcher.run_once():
+                total += handled
+        finally:
+            async_context.reset(reset)
         return total
 
     # ---- messages --------------------------------------------------------------------------
@@ -452,8 +490,24 @@ class Harness:
         message["edited_timestamp"] = _now()
         return message
 
+    def _execute_webhook(
+        self, hook: FakeWebhook, route: discord.http.Route, data: dict[str, Any]
+    ) -> Any:
+        if hook.gone or int(route.webhook_id or 0) != hook.id:
+            raise _not_found(10015, "Unknown Webhook")
+        if route.method != "POST":
+            raise AssertionError(f"unexpected webhook route {route.method} {route.path}")
+        check_message_limits(data)
+        message = self._message(hook.channel_id, data)
+        message["webhook_id"] = str(hook.id)
+        self.posts.append(Post(hook.channel_id, int(message["id"]), data))
+        return message
+
     def _webhook_request(self, route: discord.http.Route, data: dict[str, Any]) -> Any:
         token = str(route.webhook_token)
+        hook = self.webhooks.get(token)
+        if hook is not None:
+            return self._execute_webhook(hook, route, data)
         exchange = self.exchanges.get(token)
         if exchange is None:
             raise _rejected(404, 10015, "Unknown Webhook")

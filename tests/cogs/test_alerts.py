@@ -106,7 +106,7 @@ BAD_CREATE = [
     ),
     pytest.param({"keywords": "desk", "radius": 10.0}, "location", id="radius-without-location"),
     pytest.param({"keywords": "desk", "location": "97201"}, "radius", id="location-without-radius"),
-    pytest.param({"keywords": "desk", "channels": "sms"}, "channels", id="sms"),
+    pytest.param({"keywords": "desk", "channels": "pigeon"}, "channels", id="pigeon"),
     pytest.param(
         {"keywords": "desk", "radius": 900.0, "location": "97201"}, "radius", id="radius>500"
     ),
@@ -427,9 +427,12 @@ async def test_category_autocomplete_offers_known_and_default_categories(h: Harn
 
 async def test_channels_autocomplete(h: Harness) -> None:
     offered = await h.autocomplete(ALICE, "alert create", focused="channels", name="x")
-    assert offered == ["dm", "channel", "email", "dm,channel", "dm,email", "dm,channel,email"]
+    assert offered == [
+        "dm", "channel", "email", "dm,channel", "dm,email", "dm,channel,email", "webhook",
+        "dm,webhook",
+    ]  # fmt: skip
     in_dm = await h.autocomplete(ALICE, "alert create", focused="channels", guild=False, name="x")
-    assert in_dm == ["dm", "email", "dm,email"], "no server channel outside a server"
+    assert in_dm == ["dm", "email", "dm,email", "webhook", "dm,webhook"], "no server channel"
 
 
 async def test_edited_keywords_take_effect_in_matching(h: Harness) -> None:

@@ -512,6 +512,7 @@ async def test_prefs_commands_are_all_there_and_described(h: Harness) -> None:
     commands = sorted(n.qualified_name for n in nodes if isinstance(n, app_commands.Command))
     assert commands == [
         "prefs categories",
+        "prefs channel-order",
         "prefs channels",
         "prefs daily-limit",
         "prefs digest-day",
@@ -522,11 +523,17 @@ async def test_prefs_commands_are_all_there_and_described(h: Harness) -> None:
         "prefs frequency",
         "prefs language",
         "prefs pause-all",
+        "prefs phone remove",
+        "prefs phone set",
+        "prefs phone verify",
         "prefs quiet-hours",
         "prefs resume-all",
         "prefs show",
         "prefs stop",
         "prefs timezone",
+        "prefs webhook remove",
+        "prefs webhook set",
+        "prefs webhook test",
     ]
     problems = []
     for node in nodes:

@@ -31,18 +31,21 @@ async def test_the_tree_holds_the_expected_commands(h: Harness) -> None:
     names = sorted(c.qualified_name for c in walk(h) if isinstance(c, app_commands.Command))
     assert names == [
         "admin alert-channel",
+        "admin deliveries",
         "admin marketplace-channel",
         "admin stats",
         "admin sync",
         "alert create",
         "alert delete",
         "alert edit",
+        "alert history",
         "alert list",
         "alert pause",
         "alert resume",
         "alert show",
         "alert test",
         "prefs categories",
+        "prefs channel-order",
         "prefs channels",
         "prefs daily-limit",
         "prefs digest-day",
@@ -53,11 +56,17 @@ async def test_the_tree_holds_the_expected_commands(h: Harness) -> None:
         "prefs frequency",
         "prefs language",
         "prefs pause-all",
+        "prefs phone remove",
+        "prefs phone set",
+        "prefs phone verify",
         "prefs quiet-hours",
         "prefs resume-all",
         "prefs show",
         "prefs stop",
         "prefs timezone",
+        "prefs webhook remove",
+        "prefs webhook set",
+        "prefs webhook test",
         "sell",
     ]
 
@@ -133,5 +142,10 @@ async def test_a_tour_of_every_command_replies_ephemerally(h: Harness) -> None:
     await h.invoke(alice, "admin marketplace-channel", channel=42, **admin)
     await h.invoke(alice, "admin sync", **admin)
     await h.invoke(OWNER_ID, "admin sync", **admin)
-    assert len(h.exchanges) == 19
+    await h.invoke(alice, "alert history")
+    await h.invoke(alice, "admin deliveries", permissions="0")
+    await h.invoke(alice, "admin deliveries", **admin)
+    await h.invoke(alice, "prefs webhook set", url="https://example.com/api/webhooks/1/x")
+    await h.invoke(alice, "prefs channel-order", order="webhook,dm")
+    assert len(h.exchanges) == 24
     assert all(e.replies for e in h.exchanges.values())

@@ -69,7 +69,7 @@ def test_full_rule_is_parsed() -> None:
         ({"keywords": "chair", "location": "95112", "radius": 501}, "radius"),
         ({"keywords": "chair", "min_deal_score": 1.5}, "min_deal_score"),
         ({"keywords": "chair", "condition": "mint"}, "condition"),
-        ({"keywords": "chair", "channels": "sms"}, "channels"),
+        ({"keywords": "chair", "channels": "pigeon"}, "channels"),
         ({"keywords": "chair", "channels": ""}, "channels"),
         ({"keywords": "chair", "channels": "channel", "guild_id": None}, "channels"),
         ({"keywords": "chair", "name": "   "}, "name"),

@@ -21,6 +21,7 @@ class OutgoingAlert:
     listing: Listing
     distance_mi: float | None = None
     is_fallback: bool = False
+    notice: str | None = None  # a one-time failover notice to show with it (see notices.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,11 +21,6 @@ from bot.delivery.senders.discord_errors import classify
 from bot.domain.listing import Listing
 from db.repositories.accounts import GuildRepository
 
-FALLBACK_NOTE = (
-    "I couldn't DM you (your DMs are closed to me), so your alert is here instead. "
-    "Allow DMs from this server's members to get alerts privately."
-)
-
 
 class DiscordChannelSender(DiscordSender):
     async def _alert_channel_id(self, guild_id: int | None) -> int:
@@ -41,8 +36,8 @@ class DiscordChannelSender(DiscordSender):
         channel_id = await self._alert_channel_id(alert.guild_id)
         name = discord.utils.escape_markdown(alert.rule.name)
         content = f"<@{alert.user_id}> new match for your alert **{name}**"
-        if alert.is_fallback:
-            content += f"\n-# {FALLBACK_NOTE}"
+        if alert.notice:  # why it came here and not on the user's own channel (told once)
+            content += f"\n-# {alert.notice}"
         try:
             async with self.pacing.hold(channel_id):
                 message = await self.client.get_partial_messageable(channel_id).send(

@@ -33,6 +33,13 @@ class DiscordDMSender(DiscordSender):
             await UserRepository(session).set_dm_channel(user_id, channel.id)
         return channel.id
 
+    async def notify(self, user_id: int, text: str) -> None:
+        """A one-time notice (e.g. "your webhook was deleted"): plain text that pings nobody."""
+        channel_id = await self._dm_channel_id(user_id)
+        channel = self.client.get_partial_messageable(channel_id, type=discord.ChannelType.private)
+        async with self.pacing.hold(channel_id):
+            await channel.send(content=text[:2000], allowed_mentions=NO_PINGS)
+
     async def send_digest(self, digest: OutgoingDigest) -> int | None:
         pages = page_count(digest.entries)
         try:
@@ -76,6 +83,8 @@ class DiscordDMSender(DiscordSender):
             tip, locale = await self._reader_settings(alert.user_id)
             rule_name = discord.utils.escape_markdown(alert.rule.name)
             content = t("New match for your alert **{name}**", locale, name=rule_name)
+            if alert.notice:
+                content += "\n-# " + alert.notice
             if tip:
                 content += "\n-# " + t(TIMEZONE_TIP, locale)
             async with self.pacing.hold(channel_id):

@@ -1,0 +1,396 @@
+"""Proving a user owns a mobile number before the bot texts it, and one-time notices.
+
+The flow mirrors :mod:`bot.services.verification` (email), with SMS's own costs in mind: the
+number is validated and normalised to E.164 first (landlines, premium and toll-free numbers are
+refused before anything is sent), a code is sent at most once a minute and five times an hour per
+user, works for 10 minutes and survives five wrong guesses, and only its keyed hash is stored.
+The number itself is stored encrypted (:class:`bot.crypto.Vault`), also while it is pending, and
+is never logged or shown whole: replies show it masked, ``+*********23``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.crypto import CannotDecrypt, Vault
+from bot.delivery.notices import notice_key
+from bot.delivery.senders.base import SendError
+from bot.delivery.senders.sms import LIMIT_REACHED, NOT_CONFIGURED, OPTED_OUT
+from bot.errors import UserFacingError
+from bot.security import CODE_DIGITS, check_code, hash_code, new_code
+from db.models import PreferencesRow, VerificationRow, utcnow
+from db.repositories.preferences import PreferencesRepository
+
+log = logging.getLogger(__name__)
+
+KIND = "phone"
+DEFAULT_REGION = "US"
+CODE_TTL = timedelta(minutes=10)
+RESEND_INTERVAL = timedelta(seconds=60)
+SEND_WINDOW = timedelta(hours=1)
+MAX_SENDS_PER_WINDOW = 5
+MAX_ATTEMPTS = 5
+MAX_INPUT_LENGTH = 40
+TEXTABLE = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+REFUSED_TYPES = {
+    PhoneNumberType.FIXED_LINE: "that is a landline; text alerts need a mobile number",
+    PhoneNumberType.TOLL_FREE: "that is a toll-free number; text alerts need a mobile number",
+    PhoneNumberType.PREMIUM_RATE: "that is a premium-rate number; text alerts need a mobile number",
+    PhoneNumberType.SHARED_COST: "that is a shared-cost number; text alerts need a mobile number",
+    PhoneNumberType.VOIP: "that is an internet (VoIP) number; text alerts need a mobile number",
+    PhoneNumberType.PAGER: "that is a pager number; text alerts need a mobile number",
+}
+NOTICES_CLEARED_ON_VERIFY = ("sms_opted_out", "sms_not_mobile", notice_key("sms"))
+"""Notices about a previous number that a newly verified one may need to give again."""
+
+SendCode = Callable[[int, str, str, int], Awaitable[None]]
+"""``send_code(user_id, number, code, minutes)``: texts the code; raises ``SendError``."""
+
+NoticeHook = Callable[[int, str], Awaitable[None]]
+"""``deliver(user_id, text)``: puts a notice in front of the user (a DM); raises on failure."""
+
+
+def mask(number: str) -> str:
+    """A number as it may be shown: every digit but the last two starred (``+*********23``)."""
+    digits = number.lstrip("+")
+    return "+" + "*" * max(0, len(digits) - 2) + digits[-2:]
+
+
+def normalise_number(raw: str, region: str = DEFAULT_REGION) -> str:
+    """``raw`` in E.164 if it is a valid number that can take texts, else a UserFacingError on
+    the ``number`` field. Numbers without a country code are read as US numbers. The error
+    never repeats the number."""
+    text = raw.strip()
+    if not text or len(text) > MAX_INPUT_LENGTH:
+        raise UserFacingError("type a phone number, e.g. (415) 555-0123", field="number")
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except NumberParseException:
+        raise UserFacingError(
+            "that is not a phone number; numbers outside the US need their country code, "
+            "e.g. +44 7400 123456",
+            field="number",
+        ) from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise UserFacingError(
+            "that is not a valid phone number; check the digits (and the country code, "
+            "for numbers outside the US)",
+            field="number",
+        )
+    kind = phonenumbers.number_type(parsed)
+    if kind not in TEXTABLE:
+        raise UserFacingError(
+            REFUSED_TYPES.get(kind, "text alerts need a mobile number"), field="number"
+        )
+    return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+
+
+def _wait_text(delta: timedelta) -> str:
+    seconds = max(1, math.ceil(delta.total_seconds()))
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneStatus:
+    """What /prefs may show about a user's number (masked: the number itself never leaves)."""
+
+    masked: str | None
+    verified: bool
+    opted_out: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """A verification row's state before a new code replaced it, to undo a failed send."""
+
+    target: str
+    code_hash: str
+    expires_at: datetime
+    attempts: int
+    sends: int
+    window_started_at: datetime
+    last_sent_at: datetime
+
+    @classmethod
+    def of(cls, row: VerificationRow) -> _Snapshot:
+        return cls(
+            row.target,
+            row.code_hash,
+            row.expires_at,
+            row.attempts,
+            row.sends,
+            row.window_started_at,
+            row.last_sent_at,
+        )
+
+    def restore(self, row: VerificationRow) -> None:
+        row.target, row.code_hash, row.expires_at = self.target, self.code_hash, self.expires_at
+        row.attempts, row.sends = self.attempts, self.sends
+        row.window_started_at, row.last_sent_at = self.window_started_at, self.last_sent_at
+
+
+class PhoneVerificationService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        send_code: SendCode,
+        secret: str,
+        vault: Vault,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.send_code = send_code
+        self.secret = secret
+        self.vault = vault
+        self.clock = clock
+
+    @staticmethod
+    async def _pending(session: AsyncSession, user_id: int) -> VerificationRow | None:
+        # Locked on PostgreSQL so two clicks cannot both pass the rate limit or both spend the
+        # last attempt; SQLite serialises writers anyway and ignores FOR UPDATE.
+        return await session.scalar(
+            select(VerificationRow)
+            .where(VerificationRow.user_id == user_id, VerificationRow.kind == KIND)
+            .with_for_update()
+        )
+
+    async def start(self, user_id: int, raw_number: str) -> str:
+        """Text a code to the number; returns it masked (``+*********23``).
+
+        The new code is stored before the send (the database is never held open across the
+        Twilio request) and undone if the send fails, leaving the previous state as it was.
+        """
+        number = normalise_number(raw_number)
+        code = new_code()
+        now = self.clock()
+        try:
+            async with self.sessions.begin() as session:
+                row = await self._pending(session, user_id)
+                before = None if row is None else _Snapshot.of(row)
+                if row is None:
+                    row = VerificationRow(
+                        user_id=user_id, kind=KIND, sends=0, window_started_at=now
+                    )
+                    session.add(row)
+                self._check_rate(row, now)
+                if now - row.window_started_at >= SEND_WINDOW:
+                    row.window_started_at, row.sends = now, 0
+                row.target = self.vault.encrypt(number)
+                row.code_hash = hash_code(code, self.secret)
+                row.expires_at = now + CODE_TTL
+                row.attempts = 0
+                row.sends += 1
+                row.last_sent_at = now
+        except IntegrityError:
+            # Another request for this user inserted the row first: it is sending a code now.
+            raise UserFacingError(
+                f"a code is already on its way; you can ask again in {_wait_text(RESEND_INTERVAL)}"
+            ) from None
+        try:
+            await self.send_code(user_id, number, code, int(CODE_TTL.total_seconds() // 60))
+        except Exception as exc:
+            await self._undo(user_id, row.code_hash, before)
+            log.warning("phone code not sent for user %s (%s)", user_id, _why(exc))
+            raise _send_failure(exc) from None
+        return mask(number)
+
+    @staticmethod
+    def _check_rate(row: VerificationRow, now: datetime) -> None:
+        if row.sends == 0:
+            return
+        wait = row.last_sent_at + RESEND_INTERVAL - now
+        if wait > timedelta(0):
+            raise UserFacingError(
+                f"a code was sent less than a minute ago; you can ask again in {_wait_text(wait)}"
+            )
+        window_ends = row.window_started_at + SEND_WINDOW
+        if row.sends >= MAX_SENDS_PER_WINDOW and window_ends > now:
+            raise UserFacingError(
+                f"you have asked for {MAX_SENDS_PER_WINDOW} codes in the last hour; "
+                f"you can ask again in {_wait_text(window_ends - now)}"
+            )
+
+    async def _undo(self, user_id: int, code_hash: str, before: _Snapshot | None) -> None:
+        async with self.sessions.begin() as session:
+            row = await self._pending(session, user_id)
+            if row is None or row.code_hash != code_hash:
+                return  # someone else has changed it since; theirs stands
+            if before is None:
+                await session.delete(row)
+            else:
+                before.restore(row)
+
+    async def verify(self, user_id: int, code: str) -> str:
+        """Check ``code``; on success the pending number becomes the user's verified number
+        (returned masked). Each wrong code uses up one of five attempts."""
+        entered = "".join(code.split())
+        if not (entered.isascii() and entered.isdigit() and len(entered) == CODE_DIGITS):
+            raise UserFacingError(
+                f"the code is the {CODE_DIGITS} digits in the text we sent", field="code"
+            )
+        failure: UserFacingError | None = None
+        async with self.sessions.begin() as session:
+            row = await self._pending(session, user_id)
+            if row is None:
+                raise UserFacingError("there is no code waiting; ask for one first")
+            if row.attempts >= MAX_ATTEMPTS:
+                raise UserFacingError(
+                    "this code was entered wrong too often; request a new code", field="code"
+                )
+            if self.clock() >= row.expires_at:
+                raise UserFacingError("this code has expired; request a new code", field="code")
+            if check_code(entered, row.code_hash, self.secret):
+                try:
+                    number = self.vault.decrypt(row.target)
+                except CannotDecrypt:
+                    await session.delete(row)
+                    raise UserFacingError(
+                        "this code can no longer be checked; request a new code", field="code"
+                    ) from None
+                prefs = await PreferencesRepository(session).get_or_create(user_id)
+                prefs.phone_encrypted = row.target
+                prefs.phone_last2 = number[-2:]
+                prefs.phone_verified, prefs.sms_opted_out = True, False
+                prefs.notices_sent = [
+                    n for n in prefs.notices_sent or [] if n not in NOTICES_CLEARED_ON_VERIFY
+                ]
+                await session.delete(row)
+                return mask(number)
+            row.attempts += 1
+            left = MAX_ATTEMPTS - row.attempts
+            if left:
+                failure = UserFacingError(
+                    f"wrong code; {left} {'try' if left == 1 else 'tries'} left", field="code"
+                )
+            else:
+                failure = UserFacingError(
+                    "wrong code, and that was the last try; request a new code", field="code"
+                )
+        raise failure  # after the commit, so the used attempt is counted
+
+    async def remove(self, user_id: int) -> None:
+        """Forget the user's number and any pending verification."""
+        async with self.sessions.begin() as session:
+            repo = PreferencesRepository(session)
+            prefs = await repo.get(user_id)
+            if prefs is not None:
+                prefs.phone_encrypted, prefs.phone_last2 = None, None
+                prefs.phone_verified, prefs.sms_opted_out = False, False
+            pending = await repo.verification(user_id, KIND)
+            if pending is not None:
+                await repo.delete_verification(pending)
+
+    async def status(self, user_id: int) -> PhoneStatus:
+        async with self.sessions() as session:
+            prefs = await PreferencesRepository(session).get(user_id)
+        if prefs is None or not prefs.phone_encrypted:
+            return PhoneStatus(None, False, False)
+        masked = "+" + "*" * 9 + (prefs.phone_last2 or "**")
+        with contextlib.suppress(CannotDecrypt):  # a changed key: the stored last two digits
+            masked = mask(self.vault.decrypt(prefs.phone_encrypted))
+        return PhoneStatus(masked, prefs.phone_verified, prefs.sms_opted_out)
+
+
+def _send_failure(exc: BaseException) -> UserFacingError:
+    """What the user is told when the code could not be texted (never the number itself)."""
+    if isinstance(exc, SendError):
+        if exc.reason == NOT_CONFIGURED:
+            return UserFacingError("text messages are not set up on this bot; ask its owner")
+        if exc.reason == LIMIT_REACHED:
+            return UserFacingError(
+                "the bot has sent all the text messages it can today; try again tomorrow"
+            )
+        if exc.reason == OPTED_OUT:
+            return UserFacingError(
+                "that number has opted out of our texts (it replied STOP); text START to our "
+                "number, then try again",
+                field="number",
+            )
+        if exc.unreachable:
+            return UserFacingError(
+                "the carrier says that number cannot receive text messages; use a mobile number",
+                field="number",
+            )
+    return UserFacingError("could not send the code; try again later")
+
+
+def _why(exc: BaseException) -> str:
+    """A failure described without its message (which may quote the number)."""
+    return exc.reason if isinstance(exc, SendError) else type(exc).__name__
+
+
+class NoticeService:
+    """Tells a user something once, by DM: ``notify_once(user_id, key, text)``.
+
+    The key is recorded in ``PreferencesRow.notices_sent`` before the DM goes out (so two
+    alerts failing at once cannot both tell), and a key of the form ``name:period`` (e.g.
+    ``sms_budget:2026-11-22``) replaces the same name's earlier periods, so the list stays short.
+
+    The DM needs the Discord client, which services do not have: the bot sets :attr:`deliver`
+    when it starts (see the report in the SMS change). Until it is set, nothing is recorded,
+    so the notice is given once the hook exists.
+    """
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], deliver: NoticeHook | None = None
+    ) -> None:
+        self.sessions = sessions
+        self.deliver = deliver
+
+    async def notify_once(self, user_id: int, key: str, text: str) -> bool:
+        """Deliver ``text`` unless the user already got notice ``key``; True if delivered."""
+        deliver = self.deliver
+        if deliver is None:
+            log.info("notice %s for user %s not given: no DM hook", key.split(":")[0], user_id)
+            return False
+        if not await self._claim(user_id, key):
+            return False
+        try:
+            await deliver(user_id, text)
+        except Exception as exc:
+            # Recorded all the same: a notice is worth one try, never a storm of DMs.
+            log.info("notice %s for user %s not delivered (%s)", key, user_id, type(exc).__name__)
+            return False
+        return True
+
+    async def _claim(self, user_id: int, key: str) -> bool:
+        for _ in range(2):
+            try:
+                async with self.sessions.begin() as session:
+                    row = await session.scalar(
+                        select(PreferencesRow)
+                        .where(PreferencesRow.user_id == user_id)
+                        .with_for_update()
+                    )
+                    if row is None:
+                        row = await PreferencesRepository(session).get_or_create(user_id)
+                    sent = list(row.notices_sent or [])
+                    if key in sent:
+                        return False
+                    name, colon, _ = key.partition(":")
+                    if colon:
+                        sent = [n for n in sent if not n.startswith(f"{name}:")]
+                    row.notices_sent = [*sent, key]
+                    return True
+            except IntegrityError:
+                continue  # the preferences row was created concurrently: read it again
+        return False
+
+    async def sent(self, user_id: int) -> list[str]:
+        async with self.sessions() as session:
+            row = await PreferencesRepository(session).get(user_id)
+        return list(row.notices_sent or []) if row is not None else []
