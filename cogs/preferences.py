@@ -241,6 +241,19 @@ def email_text(view: PreferencesView, locale: str) -> str:
     return t("{address} (not verified yet)", locale, address=address)
 
 
+def phone_text(view: PreferencesView, locale: str) -> str:
+    """Only the last two digits are ever shown; the number is encrypted at rest."""
+    if view.phone_last2 is None:
+        return t("none; add one with `/prefs phone set`", locale)
+    if view.sms_opted_out:
+        return t(
+            "number ending {last2} (⚠️ replied STOP; SMS is off)", locale, last2=view.phone_last2
+        )
+    if view.phone_verified:
+        return t("number ending {last2} (✅ verified)", locale, last2=view.phone_last2)
+    return t("number ending {last2} (not verified yet)", locale, last2=view.phone_last2)
+
+
 def webhook_text(view: PreferencesView, locale: str) -> str:
     """Only the webhook's id is ever shown: the URL holds its secret token."""
     if view.webhook_id is None:
@@ -289,6 +302,7 @@ def preferences_embed(view: PreferencesView, locale: str) -> discord.Embed:
         (t("Categories", locale), categories_text(view, locale)),
         (t("Language", locale), language_name(view.language)),
         (t("Email", locale), email_text(view, locale)),
+        (t("Phone (SMS)", locale), phone_text(view, locale)),
         (t("Discord webhook", locale), webhook_text(view, locale)),
         (t("Failover order", locale), order_text(view.channel_order or DEFAULT_ORDER, locale)),
     ]

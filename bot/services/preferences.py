@@ -44,6 +44,9 @@ class PreferencesView:
     webhook_id: int | None = None  # None: no webhook set
     webhook_disabled: bool = False
     channel_order: tuple[str, ...] = ()  # () = the default order
+    phone_last2: str | None = None  # only the last two digits are ever shown
+    phone_verified: bool = False
+    sms_opted_out: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,9 @@ def _view(row: PreferencesRow) -> PreferencesView:
         webhook_id=row.webhook_id if row.webhook_encrypted else None,
         webhook_disabled=row.webhook_disabled,
         channel_order=tuple(row.channel_order or ()),
+        phone_last2=row.phone_last2 if row.phone_encrypted else None,
+        phone_verified=row.phone_verified,
+        sms_opted_out=row.sms_opted_out,
     )
 
 

@@ -180,7 +180,8 @@ async def test_the_number_is_never_logged_nor_shown(
     wrong = f"{(int(code_in(twilio)) + 1) % 1_000_000:06d}"
     await h.invoke(ALICE, "prefs phone verify", code=wrong)
     await h.invoke(ALICE, "prefs phone verify", code=code_in(twilio))
-    await h.invoke(ALICE, "prefs show")
+    shown_prefs = await h.invoke(ALICE, "prefs show")
+    assert "number ending 23 (✅ verified)" in shown_prefs.text
     await h.invoke(ALICE, "prefs phone remove")
     logged = "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
     shown = "\n".join(reply.text for _, reply in h.all_replies())
