@@ -29,7 +29,8 @@ from bot.security import effective_secret
 from bot.services.admin import AdminService
 from bot.services.deliveries import DeliveryReportService
 from bot.services.feedback import FeedbackService
-from bot.services.phone import NoticeService, PhoneVerificationService
+from bot.services.notices import NoticeService
+from bot.services.phone import PhoneVerificationService
 from bot.services.preferences import PreferencesService
 from bot.services.rules import RuleService, build_index
 from bot.services.verification import EmailVerificationService

@@ -29,7 +29,7 @@ from bot.delivery.senders.base import SendError
 from bot.delivery.senders.sms import LIMIT_REACHED, NOT_CONFIGURED, OPTED_OUT
 from bot.errors import UserFacingError
 from bot.security import CODE_DIGITS, check_code, hash_code, new_code
-from db.models import PreferencesRow, VerificationRow, utcnow
+from db.models import VerificationRow, utcnow
 from db.repositories.preferences import PreferencesRepository
 
 log = logging.getLogger(__name__)
@@ -56,9 +56,6 @@ NOTICES_CLEARED_ON_VERIFY = ("sms_opted_out", "sms_not_mobile", notice_key("sms"
 
 SendCode = Callable[[int, str, str, int], Awaitable[None]]
 """``send_code(user_id, number, code, minutes)``: texts the code; raises ``SendError``."""
-
-NoticeHook = Callable[[int, str], Awaitable[None]]
-"""``deliver(user_id, text)``: puts a notice in front of the user (a DM); raises on failure."""
 
 
 def mask(number: str) -> str:
@@ -331,66 +328,3 @@ def _send_failure(exc: BaseException) -> UserFacingError:
 def _why(exc: BaseException) -> str:
     """A failure described without its message (which may quote the number)."""
     return exc.reason if isinstance(exc, SendError) else type(exc).__name__
-
-
-class NoticeService:
-    """Tells a user something once, by DM: ``notify_once(user_id, key, text)``.
-
-    The key is recorded in ``PreferencesRow.notices_sent`` before the DM goes out (so two
-    alerts failing at once cannot both tell), and a key of the form ``name:period`` (e.g.
-    ``sms_budget:2026-11-22``) replaces the same name's earlier periods, so the list stays short.
-
-    The DM needs the Discord client, which services do not have: the bot sets :attr:`deliver`
-    when it starts (see the report in the SMS change). Until it is set, nothing is recorded,
-    so the notice is given once the hook exists.
-    """
-
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], deliver: NoticeHook | None = None
-    ) -> None:
-        self.sessions = sessions
-        self.deliver = deliver
-
-    async def notify_once(self, user_id: int, key: str, text: str) -> bool:
-        """Deliver ``text`` unless the user already got notice ``key``; True if delivered."""
-        deliver = self.deliver
-        if deliver is None:
-            log.info("notice %s for user %s not given: no DM hook", key.split(":")[0], user_id)
-            return False
-        if not await self._claim(user_id, key):
-            return False
-        try:
-            await deliver(user_id, text)
-        except Exception as exc:
-            # Recorded all the same: a notice is worth one try, never a storm of DMs.
-            log.info("notice %s for user %s not delivered (%s)", key, user_id, type(exc).__name__)
-            return False
-        return True
-
-    async def _claim(self, user_id: int, key: str) -> bool:
-        for _ in range(2):
-            try:
-                async with self.sessions.begin() as session:
-                    row = await session.scalar(
-                        select(PreferencesRow)
-                        .where(PreferencesRow.user_id == user_id)
-                        .with_for_update()
-                    )
-                    if row is None:
-                        row = await PreferencesRepository(session).get_or_create(user_id)
-                    sent = list(row.notices_sent or [])
-                    if key in sent:
-                        return False
-                    name, colon, _ = key.partition(":")
-                    if colon:
-                        sent = [n for n in sent if not n.startswith(f"{name}:")]
-                    row.notices_sent = [*sent, key]
-                    return True
-            except IntegrityError:
-                continue  # the preferences row was created concurrently: read it again
-        return False
-
-    async def sent(self, user_id: int) -> list[str]:
-        async with self.sessions() as session:
-            row = await PreferencesRepository(session).get(user_id)
-        return list(row.notices_sent or []) if row is not None else []
