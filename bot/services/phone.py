@@ -12,23 +12,33 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.crypto import CannotDecrypt, Vault
 from bot.delivery.notices import notice_key
 from bot.delivery.senders.base import SendError
+from bot.delivery.senders.pacing import OneAtATime
 from bot.delivery.senders.sms import LIMIT_REACHED, NOT_CONFIGURED, OPTED_OUT
 from bot.errors import UserFacingError
 from bot.security import CODE_DIGITS, check_code, hash_code, new_code
+from bot.services.codes import (
+    MAX_ATTEMPTS,
+    RESEND_INTERVAL,
+    SEND_WINDOW,
+    Snapshot,
+    check_rate,
+    pending,
+    undo,
+    wait_text,
+    why,
+)
 from db.models import VerificationRow, utcnow
 from db.repositories.preferences import PreferencesRepository
 
@@ -37,10 +47,6 @@ log = logging.getLogger(__name__)
 KIND = "phone"
 DEFAULT_REGION = "US"
 CODE_TTL = timedelta(minutes=10)
-RESEND_INTERVAL = timedelta(seconds=60)
-SEND_WINDOW = timedelta(hours=1)
-MAX_SENDS_PER_WINDOW = 5
-MAX_ATTEMPTS = 5
 MAX_INPUT_LENGTH = 40
 TEXTABLE = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 REFUSED_TYPES = {
@@ -93,14 +99,6 @@ def normalise_number(raw: str, region: str = DEFAULT_REGION) -> str:
     return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
 
 
-def _wait_text(delta: timedelta) -> str:
-    seconds = max(1, math.ceil(delta.total_seconds()))
-    if seconds < 90:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    minutes = math.ceil(seconds / 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
-
-
 @dataclass(frozen=True, slots=True)
 class PhoneStatus:
     """What /prefs may show about a user's number (masked: the number itself never leaves)."""
@@ -108,36 +106,6 @@ class PhoneStatus:
     masked: str | None
     verified: bool
     opted_out: bool
-
-
-@dataclass(frozen=True, slots=True)
-class _Snapshot:
-    """A verification row's state before a new code replaced it, to undo a failed send."""
-
-    target: str
-    code_hash: str
-    expires_at: datetime
-    attempts: int
-    sends: int
-    window_started_at: datetime
-    last_sent_at: datetime
-
-    @classmethod
-    def of(cls, row: VerificationRow) -> _Snapshot:
-        return cls(
-            row.target,
-            row.code_hash,
-            row.expires_at,
-            row.attempts,
-            row.sends,
-            row.window_started_at,
-            row.last_sent_at,
-        )
-
-    def restore(self, row: VerificationRow) -> None:
-        row.target, row.code_hash, row.expires_at = self.target, self.code_hash, self.expires_at
-        row.attempts, row.sends = self.attempts, self.sends
-        row.window_started_at, row.last_sent_at = self.window_started_at, self.last_sent_at
 
 
 class PhoneVerificationService:
@@ -154,18 +122,13 @@ class PhoneVerificationService:
         self.secret = secret
         self.vault = vault
         self.clock = clock
-
-    @staticmethod
-    async def _pending(session: AsyncSession, user_id: int) -> VerificationRow | None:
-        # Locked on PostgreSQL so two clicks cannot both pass the rate limit or both spend the
-        # last attempt; SQLite serialises writers anyway and ignores FOR UPDATE.
-        return await session.scalar(
-            select(VerificationRow)
-            .where(VerificationRow.user_id == user_id, VerificationRow.kind == KIND)
-            .with_for_update()
-        )
+        self._turns = OneAtATime()  # see bot.services.codes: claims take turns per user
 
     async def start(self, user_id: int, raw_number: str) -> str:
+        async with self._turns.hold(user_id):
+            return await self._start(user_id, raw_number)
+
+    async def _start(self, user_id: int, raw_number: str) -> str:
         """Text a code to the number; returns it masked (``+*********23``).
 
         The new code is stored before the send (the database is never held open across the
@@ -176,14 +139,14 @@ class PhoneVerificationService:
         now = self.clock()
         try:
             async with self.sessions.begin() as session:
-                row = await self._pending(session, user_id)
-                before = None if row is None else _Snapshot.of(row)
+                row = await pending(session, user_id, KIND)
+                before = None if row is None else Snapshot.of(row)
                 if row is None:
                     row = VerificationRow(
                         user_id=user_id, kind=KIND, sends=0, window_started_at=now
                     )
                     session.add(row)
-                self._check_rate(row, now)
+                check_rate(row, now)
                 if now - row.window_started_at >= SEND_WINDOW:
                     row.window_started_at, row.sends = now, 0
                 row.target = self.vault.encrypt(number)
@@ -195,43 +158,21 @@ class PhoneVerificationService:
         except IntegrityError:
             # Another request for this user inserted the row first: it is sending a code now.
             raise UserFacingError(
-                f"a code is already on its way; you can ask again in {_wait_text(RESEND_INTERVAL)}"
+                f"a code is already on its way; you can ask again in {wait_text(RESEND_INTERVAL)}"
             ) from None
         try:
             await self.send_code(user_id, number, code, int(CODE_TTL.total_seconds() // 60))
         except Exception as exc:
-            await self._undo(user_id, row.code_hash, before)
-            log.warning("phone code not sent for user %s (%s)", user_id, _why(exc))
+            await undo(self.sessions, user_id, KIND, row.code_hash, before)
+            log.warning("phone code not sent for user %s (%s)", user_id, why(exc))
             raise _send_failure(exc) from None
         return mask(number)
 
-    @staticmethod
-    def _check_rate(row: VerificationRow, now: datetime) -> None:
-        if row.sends == 0:
-            return
-        wait = row.last_sent_at + RESEND_INTERVAL - now
-        if wait > timedelta(0):
-            raise UserFacingError(
-                f"a code was sent less than a minute ago; you can ask again in {_wait_text(wait)}"
-            )
-        window_ends = row.window_started_at + SEND_WINDOW
-        if row.sends >= MAX_SENDS_PER_WINDOW and window_ends > now:
-            raise UserFacingError(
-                f"you have asked for {MAX_SENDS_PER_WINDOW} codes in the last hour; "
-                f"you can ask again in {_wait_text(window_ends - now)}"
-            )
-
-    async def _undo(self, user_id: int, code_hash: str, before: _Snapshot | None) -> None:
-        async with self.sessions.begin() as session:
-            row = await self._pending(session, user_id)
-            if row is None or row.code_hash != code_hash:
-                return  # someone else has changed it since; theirs stands
-            if before is None:
-                await session.delete(row)
-            else:
-                before.restore(row)
-
     async def verify(self, user_id: int, code: str) -> str:
+        async with self._turns.hold(user_id):
+            return await self._verify(user_id, code)
+
+    async def _verify(self, user_id: int, code: str) -> str:
         """Check ``code``; on success the pending number becomes the user's verified number
         (returned masked). Each wrong code uses up one of five attempts."""
         entered = "".join(code.split())
@@ -241,7 +182,7 @@ class PhoneVerificationService:
             )
         failure: UserFacingError | None = None
         async with self.sessions.begin() as session:
-            row = await self._pending(session, user_id)
+            row = await pending(session, user_id, KIND)
             if row is None:
                 raise UserFacingError("there is no code waiting; ask for one first")
             if row.attempts >= MAX_ATTEMPTS:
@@ -323,8 +264,3 @@ def _send_failure(exc: BaseException) -> UserFacingError:
                 field="number",
             )
     return UserFacingError("could not send the code; try again later")
-
-
-def _why(exc: BaseException) -> str:
-    """A failure described without its message (which may quote the number)."""
-    return exc.reason if isinstance(exc, SendError) else type(exc).__name__

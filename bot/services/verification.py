@@ -8,40 +8,37 @@ wrong guesses, and only its keyed hash is stored. Addresses and codes are never 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.senders.base import SendError
+from bot.delivery.senders.pacing import OneAtATime
 from bot.errors import UserFacingError
 from bot.security import CODE_DIGITS, CODE_TTL, check_code, hash_code, new_code
+from bot.services.codes import (
+    MAX_ATTEMPTS,
+    RESEND_INTERVAL,
+    SEND_WINDOW,
+    Snapshot,
+    check_rate,
+    pending,
+    undo,
+    wait_text,
+    why,
+)
 from db.models import VerificationRow, utcnow
 from db.repositories.preferences import PreferencesRepository
 
 log = logging.getLogger(__name__)
 
 KIND = "email"
-RESEND_INTERVAL = timedelta(seconds=60)
-SEND_WINDOW = timedelta(hours=1)
-MAX_SENDS_PER_WINDOW = 5
-MAX_ATTEMPTS = 5
 
 SendCode = Callable[[str, str], Awaitable[None]]
 """``send_code(address, code)``: delivers the code; raises (e.g. ``SendError``) on failure."""
-
-
-def _wait_text(delta: timedelta) -> str:
-    seconds = max(1, math.ceil(delta.total_seconds()))
-    if seconds < 90:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    minutes = math.ceil(seconds / 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def normalise_address(address: str) -> str:
@@ -53,36 +50,6 @@ def normalise_address(address: str) -> str:
         raise UserFacingError(
             f"that is not a valid email address: {exc}", field="address"
         ) from None
-
-
-@dataclass(frozen=True, slots=True)
-class _Snapshot:
-    """A verification row's state before a new code replaced it, to undo a failed send."""
-
-    target: str
-    code_hash: str
-    expires_at: datetime
-    attempts: int
-    sends: int
-    window_started_at: datetime
-    last_sent_at: datetime
-
-    @classmethod
-    def of(cls, row: VerificationRow) -> _Snapshot:
-        return cls(
-            row.target,
-            row.code_hash,
-            row.expires_at,
-            row.attempts,
-            row.sends,
-            row.window_started_at,
-            row.last_sent_at,
-        )
-
-    def restore(self, row: VerificationRow) -> None:
-        row.target, row.code_hash, row.expires_at = self.target, self.code_hash, self.expires_at
-        row.attempts, row.sends = self.attempts, self.sends
-        row.window_started_at, row.last_sent_at = self.window_started_at, self.last_sent_at
 
 
 class EmailVerificationService:
@@ -97,18 +64,13 @@ class EmailVerificationService:
         self.send_code = send_code
         self.secret = secret
         self.clock = clock
-
-    @staticmethod
-    async def _pending(session: AsyncSession, user_id: int) -> VerificationRow | None:
-        # Locked on PostgreSQL so two clicks cannot both pass the rate limit or both spend the
-        # last attempt; SQLite serialises writers anyway and ignores FOR UPDATE.
-        return await session.scalar(
-            select(VerificationRow)
-            .where(VerificationRow.user_id == user_id, VerificationRow.kind == KIND)
-            .with_for_update()
-        )
+        self._turns = OneAtATime()  # see bot.services.codes: claims take turns per user
 
     async def start(self, user_id: int, address: str) -> str:
+        async with self._turns.hold(user_id):
+            return await self._start(user_id, address)
+
+    async def _start(self, user_id: int, address: str) -> str:
         """Send a code to ``address``; returns the normalised address it went to.
 
         The new code is stored before the send (so the database is never held open across SMTP)
@@ -119,14 +81,14 @@ class EmailVerificationService:
         now = self.clock()
         try:
             async with self.sessions.begin() as session:
-                row = await self._pending(session, user_id)
-                before = None if row is None else _Snapshot.of(row)
+                row = await pending(session, user_id, KIND)
+                before = None if row is None else Snapshot.of(row)
                 if row is None:
                     row = VerificationRow(
                         user_id=user_id, kind=KIND, sends=0, window_started_at=now
                     )
                     session.add(row)
-                self._check_rate(row, now)
+                check_rate(row, now)
                 if now - row.window_started_at >= SEND_WINDOW:
                     row.window_started_at, row.sends = now, 0
                 row.target = normalised
@@ -138,13 +100,13 @@ class EmailVerificationService:
         except IntegrityError:
             # Another request for this user inserted the row first: it is sending a code now.
             raise UserFacingError(
-                f"a code is already on its way; you can ask again in {_wait_text(RESEND_INTERVAL)}"
+                f"a code is already on its way; you can ask again in {wait_text(RESEND_INTERVAL)}"
             ) from None
         try:
             await self.send_code(normalised, code)
         except Exception as exc:
-            await self._undo(user_id, row.code_hash, before)
-            log.warning("verification code not sent for user %s (%s)", user_id, _why(exc))
+            await undo(self.sessions, user_id, KIND, row.code_hash, before)
+            log.warning("verification code not sent for user %s (%s)", user_id, why(exc))
             if isinstance(exc, SendError) and exc.unreachable:
                 raise UserFacingError(
                     "the mail server refused that address; check it and try again",
@@ -153,33 +115,11 @@ class EmailVerificationService:
             raise UserFacingError("could not send the code; try again later") from None
         return normalised
 
-    @staticmethod
-    def _check_rate(row: VerificationRow, now: datetime) -> None:
-        if row.sends == 0:
-            return
-        wait = row.last_sent_at + RESEND_INTERVAL - now
-        if wait > timedelta(0):
-            raise UserFacingError(
-                f"a code was sent less than a minute ago; you can ask again in {_wait_text(wait)}"
-            )
-        window_ends = row.window_started_at + SEND_WINDOW
-        if row.sends >= MAX_SENDS_PER_WINDOW and window_ends > now:
-            raise UserFacingError(
-                f"you have asked for {MAX_SENDS_PER_WINDOW} codes in the last hour; "
-                f"you can ask again in {_wait_text(window_ends - now)}"
-            )
-
-    async def _undo(self, user_id: int, code_hash: str, before: _Snapshot | None) -> None:
-        async with self.sessions.begin() as session:
-            row = await self._pending(session, user_id)
-            if row is None or row.code_hash != code_hash:
-                return  # someone else has changed it since; theirs stands
-            if before is None:
-                await session.delete(row)
-            else:
-                before.restore(row)
-
     async def verify(self, user_id: int, code: str) -> str:
+        async with self._turns.hold(user_id):
+            return await self._verify(user_id, code)
+
+    async def _verify(self, user_id: int, code: str) -> str:
         """Check ``code``; on success the pending address becomes the user's verified email
         (returned). Each wrong code uses up one of five attempts."""
         entered = "".join(code.split())
@@ -189,7 +129,7 @@ class EmailVerificationService:
             )
         failure: UserFacingError | None = None
         async with self.sessions.begin() as session:
-            row = await self._pending(session, user_id)
+            row = await pending(session, user_id, KIND)
             if row is None:
                 raise UserFacingError("there is no code waiting; ask for one first")
             if row.attempts >= MAX_ATTEMPTS:
@@ -225,8 +165,3 @@ class EmailVerificationService:
             pending = await repo.verification(user_id, KIND)
             if pending is not None:
                 await repo.delete_verification(pending)
-
-
-def _why(exc: BaseException) -> str:
-    """A failure described without its message (which may quote the address)."""
-    return exc.reason if isinstance(exc, SendError) else type(exc).__name__
