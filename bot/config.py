@@ -99,6 +99,23 @@ class Settings(BaseSettings):
     sms_daily_budget: int = Field(
         default=200, ge=0, description="Texts per UTC day for the whole bot (cost control)"
     )
+    discogs_token: SecretStr | None = Field(
+        default=None, description="Discogs personal access token (Settings → Developers)"
+    )
+    discogs_api_base: str = Field(
+        default="https://api.discogs.com",
+        description="For testing: a Discogs-compatible REST base URL (the local stand-in)",
+    )
+    discogs_user_agent: str = Field(
+        default="DealScout/0.1 +https://github.com/dealscout",
+        description="Discogs requires a unique, descriptive User-Agent",
+    )
+    discogs_requests_per_minute: int = Field(
+        default=60, ge=1, le=1000, description="Discogs requests per moving 60-second window"
+    )
+    discogs_interactive_reserve: int = Field(
+        default=15, ge=0, description="Part of that budget only interactive commands may use"
+    )
     log_level: str = "INFO"
 
     @field_validator("owner_ids", mode="before")
