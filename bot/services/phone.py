@@ -125,15 +125,15 @@ class PhoneVerificationService:
         self._turns = OneAtATime()  # see bot.services.codes: claims take turns per user
 
     async def start(self, user_id: int, raw_number: str) -> str:
-        async with self._turns.hold(user_id):
-            return await self._start(user_id, raw_number)
-
-    async def _start(self, user_id: int, raw_number: str) -> str:
         """Text a code to the number; returns it masked (``+*********23``).
 
         The new code is stored before the send (the database is never held open across the
         Twilio request) and undone if the send fails, leaving the previous state as it was.
         """
+        async with self._turns.hold(user_id):
+            return await self._start(user_id, raw_number)
+
+    async def _start(self, user_id: int, raw_number: str) -> str:
         number = normalise_number(raw_number)
         code = new_code()
         now = self.clock()
@@ -169,12 +169,12 @@ class PhoneVerificationService:
         return mask(number)
 
     async def verify(self, user_id: int, code: str) -> str:
+        """Check ``code``; on success the pending number becomes the user's verified number
+        (returned masked). Each wrong code uses up one of five attempts."""
         async with self._turns.hold(user_id):
             return await self._verify(user_id, code)
 
     async def _verify(self, user_id: int, code: str) -> str:
-        """Check ``code``; on success the pending number becomes the user's verified number
-        (returned masked). Each wrong code uses up one of five attempts."""
         entered = "".join(code.split())
         if not (entered.isascii() and entered.isdigit() and len(entered) == CODE_DIGITS):
             raise UserFacingError(

@@ -67,15 +67,15 @@ class EmailVerificationService:
         self._turns = OneAtATime()  # see bot.services.codes: claims take turns per user
 
     async def start(self, user_id: int, address: str) -> str:
-        async with self._turns.hold(user_id):
-            return await self._start(user_id, address)
-
-    async def _start(self, user_id: int, address: str) -> str:
         """Send a code to ``address``; returns the normalised address it went to.
 
         The new code is stored before the send (so the database is never held open across SMTP)
         and undone if the send fails, leaving the previous state exactly as it was.
         """
+        async with self._turns.hold(user_id):
+            return await self._start(user_id, address)
+
+    async def _start(self, user_id: int, address: str) -> str:
         normalised = normalise_address(address)
         code = new_code()
         now = self.clock()
@@ -116,12 +116,12 @@ class EmailVerificationService:
         return normalised
 
     async def verify(self, user_id: int, code: str) -> str:
+        """Check ``code``; on success the pending address becomes the user's verified email
+        (returned). Each wrong code uses up one of five attempts."""
         async with self._turns.hold(user_id):
             return await self._verify(user_id, code)
 
     async def _verify(self, user_id: int, code: str) -> str:
-        """Check ``code``; on success the pending address becomes the user's verified email
-        (returned). Each wrong code uses up one of five attempts."""
         entered = "".join(code.split())
         if not (entered.isascii() and entered.isdigit() and len(entered) == CODE_DIGITS):
             raise UserFacingError(
