@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.senders.base import SendError
 from bot.errors import UserFacingError
+from bot.security import CODE_DIGITS
 from db.models import VerificationRow
 
 RESEND_INTERVAL = timedelta(seconds=60)
@@ -111,3 +112,43 @@ async def undo(
             await session.delete(row)
         else:
             before.restore(row)
+
+
+def entered_code(code: str, medium: str) -> str:
+    """The code as typed, spaces removed; refused (without using an attempt) unless it is the
+    right number of digits. ``medium`` says where it came from ("email", "text")."""
+    entered = "".join(code.split())
+    if not (entered.isascii() and entered.isdigit() and len(entered) == CODE_DIGITS):
+        raise UserFacingError(
+            f"the code is the {CODE_DIGITS} digits in the {medium} we sent", field="code"
+        )
+    return entered
+
+
+async def live_code(
+    session: AsyncSession, user_id: int, kind: str, now: datetime
+) -> VerificationRow:
+    """The waiting code of ``kind`` if it can still be tried: not expired, attempts left."""
+    row = await pending(session, user_id, kind)
+    if row is None:
+        raise UserFacingError("there is no code waiting; ask for one first")
+    if row.attempts >= MAX_ATTEMPTS:
+        raise UserFacingError(
+            "this code was entered wrong too often; request a new code", field="code"
+        )
+    if now >= row.expires_at:
+        raise UserFacingError("this code has expired; request a new code", field="code")
+    return row
+
+
+def spend_attempt(row: VerificationRow) -> UserFacingError:
+    """Count a wrong code; the error to raise after the commit (so the attempt is kept)."""
+    row.attempts += 1
+    left = MAX_ATTEMPTS - row.attempts
+    if left:
+        return UserFacingError(
+            f"wrong code; {left} {'try' if left == 1 else 'tries'} left", field="code"
+        )
+    return UserFacingError(
+        "wrong code, and that was the last try; request a new code", field="code"
+    )

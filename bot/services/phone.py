@@ -27,14 +27,16 @@ from bot.delivery.senders.base import SendError
 from bot.delivery.senders.pacing import OneAtATime
 from bot.delivery.senders.sms import LIMIT_REACHED, NOT_CONFIGURED, OPTED_OUT
 from bot.errors import UserFacingError
-from bot.security import CODE_DIGITS, check_code, hash_code, new_code
+from bot.security import check_code, hash_code, new_code
 from bot.services.codes import (
-    MAX_ATTEMPTS,
     RESEND_INTERVAL,
     SEND_WINDOW,
     Snapshot,
     check_rate,
+    entered_code,
+    live_code,
     pending,
+    spend_attempt,
     undo,
     wait_text,
     why,
@@ -175,22 +177,9 @@ class PhoneVerificationService:
             return await self._verify(user_id, code)
 
     async def _verify(self, user_id: int, code: str) -> str:
-        entered = "".join(code.split())
-        if not (entered.isascii() and entered.isdigit() and len(entered) == CODE_DIGITS):
-            raise UserFacingError(
-                f"the code is the {CODE_DIGITS} digits in the text we sent", field="code"
-            )
-        failure: UserFacingError | None = None
+        entered = entered_code(code, "text")
         async with self.sessions.begin() as session:
-            row = await pending(session, user_id, KIND)
-            if row is None:
-                raise UserFacingError("there is no code waiting; ask for one first")
-            if row.attempts >= MAX_ATTEMPTS:
-                raise UserFacingError(
-                    "this code was entered wrong too often; request a new code", field="code"
-                )
-            if self.clock() >= row.expires_at:
-                raise UserFacingError("this code has expired; request a new code", field="code")
+            row = await live_code(session, user_id, KIND, self.clock())
             if check_code(entered, row.code_hash, self.secret):
                 try:
                     number = self.vault.decrypt(row.target)
@@ -208,16 +197,7 @@ class PhoneVerificationService:
                 ]
                 await session.delete(row)
                 return mask(number)
-            row.attempts += 1
-            left = MAX_ATTEMPTS - row.attempts
-            if left:
-                failure = UserFacingError(
-                    f"wrong code; {left} {'try' if left == 1 else 'tries'} left", field="code"
-                )
-            else:
-                failure = UserFacingError(
-                    "wrong code, and that was the last try; request a new code", field="code"
-                )
+            failure = spend_attempt(row)
         raise failure  # after the commit, so the used attempt is counted
 
     async def remove(self, user_id: int) -> None:

@@ -10,7 +10,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from discord import app_commands
 
 from bot.services.preferences import PreferencesView
 from tests.cogs.harness import Harness, Reply
@@ -492,69 +491,8 @@ async def test_email_remove(h: Harness, inbox: Inbox) -> None:
 # ---- structure ------------------------------------------------------------------------------
 
 
-def prefs_nodes(h: Harness) -> list[Any]:
-    found: list[Any] = []
-
-    def visit(node: Any) -> None:
-        found.append(node)
-        if isinstance(node, app_commands.Group):
-            for child in node.commands:
-                visit(child)
-
-    group = h.tree.get_command("prefs")
-    assert group is not None
-    visit(group)
-    return found
-
-
-async def test_prefs_commands_are_all_there_and_described(h: Harness) -> None:
-    nodes = prefs_nodes(h)
-    commands = sorted(n.qualified_name for n in nodes if isinstance(n, app_commands.Command))
-    assert commands == [
-        "prefs categories",
-        "prefs channel-order",
-        "prefs channels",
-        "prefs daily-limit",
-        "prefs digest-day",
-        "prefs digest-time",
-        "prefs email remove",
-        "prefs email set",
-        "prefs email verify",
-        "prefs frequency",
-        "prefs language",
-        "prefs pause-all",
-        "prefs phone remove",
-        "prefs phone set",
-        "prefs phone verify",
-        "prefs quiet-hours",
-        "prefs resume-all",
-        "prefs show",
-        "prefs stop",
-        "prefs timezone",
-        "prefs webhook remove",
-        "prefs webhook set",
-        "prefs webhook test",
-    ]
-    problems = []
-    for node in nodes:
-        description = str(node.description)
-        if not NAME.match(node.name):
-            problems.append(f"bad name /{node.qualified_name}")
-        if not description or description == "…" or len(description) > 100:
-            problems.append(f"description of /{node.qualified_name}: {description!r}")
-        if not isinstance(node, app_commands.Command):
-            continue
-        for param in node.parameters:
-            where = f"/{node.qualified_name} {param.display_name}"
-            text = str(param.description)
-            if not NAME.match(param.display_name):
-                problems.append(f"bad option name {where}")
-            if not text or text == "…" or len(text) > 100:
-                problems.append(f"option description {where}: {text!r}")
-            for choice in param.choices:
-                if not 1 <= len(str(choice.name)) <= 100:
-                    problems.append(f"choice {choice.name!r} of {where}")
-    assert not problems, "\n".join(problems)
+# Names and descriptions of every /prefs command and option are checked, with the rest of the
+# tree, in tests/cogs/test_structure.py.
 
 
 async def test_the_prefs_schema_discord_receives(h: Harness) -> None:
