@@ -37,6 +37,7 @@ EXTENSIONS = (
     "cogs.admin",
     "cogs.digests",
     "cogs.preferences",
+    "cogs.wanted",
 )
 
 
@@ -64,6 +65,7 @@ class DealScoutBot(commands.AutoShardedBot):
         )
         self.settings = settings
         self._dispatcher_task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
         self._scheduler: AsyncIOScheduler | None = None
         self._web: web.AppRunner | None = None
 
@@ -89,6 +91,10 @@ class DealScoutBot(commands.AutoShardedBot):
         self._dispatcher_task = asyncio.create_task(
             self.services.dispatcher.run_forever(), name="dispatcher"
         )
+        if self.settings.discogs_watch:
+            self._watch_task = asyncio.create_task(
+                self.services.discogs_watcher.run_forever(), name="discogs-watcher"
+            )
         self._scheduler = start_scheduler(self.services, self.settings.scheduler_interval_seconds)
         if self.settings.http_port is not None:
             app = build_web_app(self.services.sessions, self.services.secret)
@@ -104,6 +110,9 @@ class DealScoutBot(commands.AutoShardedBot):
         if self._web is not None:
             await self._web.cleanup()
         if hasattr(self, "services"):
+            self.services.discogs_watcher.stop()
+            if self._watch_task is not None:
+                self._watch_task.cancel()
             self.services.dispatcher.stop()
             if self._dispatcher_task is not None:
                 try:

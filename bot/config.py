@@ -116,6 +116,18 @@ class Settings(BaseSettings):
     discogs_interactive_reserve: int = Field(
         default=15, ge=0, description="Part of that budget only interactive commands may use"
     )
+    discogs_watch: bool = Field(
+        default=True, description="Poll the Discogs marketplace for /wanted entries"
+    )
+    discogs_sell_page: bool = Field(
+        default=False,
+        description="Opt in to reading www.discogs.com sell pages for listing-level checks "
+        "(grades, seller, ships from); often blocked by Cloudflare",
+    )
+    discogs_web_base: str = Field(
+        default="https://www.discogs.com",
+        description="For testing: where the sell-page adapter reads pages from",
+    )
     log_level: str = "INFO"
 
     @field_validator("owner_ids", mode="before")

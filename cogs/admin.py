@@ -21,6 +21,7 @@ from bot.i18n import N_, locale_of, t, tn
 from bot.services.deliveries import DeliveryHealth
 from cogs.ui.embeds import stats_embed
 from cogs.ui.replies import defer, respond
+from cogs.ui.wanted_embeds import discogs_status_embed
 
 if TYPE_CHECKING:
     from bot.client import DealScoutBot
@@ -194,6 +195,17 @@ class Admin(commands.Cog):
         await defer(interaction)
         health = await self.bot.services.deliveries.health(interaction.guild_id)
         await respond(interaction, embed=deliveries_embed(health, locale_of(interaction)))
+
+    @admin.command(
+        name="discogs",
+        description=locale_str("Discogs watcher: request budget, queue, releases and next checks"),
+    )
+    @manage_guild
+    @in_guild()
+    async def discogs(self, interaction: discord.Interaction) -> None:
+        await defer(interaction)
+        status = await self.bot.services.wanted.status()
+        await respond(interaction, embed=discogs_status_embed(status, locale_of(interaction)))
 
     @admin.command(
         name="sync", description=locale_str("Bot owner only: publish the slash commands")

@@ -32,7 +32,13 @@ from bot.services.phone import CODE_TTL as PHONE_CODE_TTL
 from bot.services.preferences import PreferencesView
 from cogs.ui.confirm import ConfirmView
 from cogs.ui.embeds import PAUSED_COLOUR
-from cogs.ui.options import CHOICE_LIMIT, MAX_CHOICES, category_autocomplete, services_of
+from cogs.ui.options import (
+    CHOICE_LIMIT,
+    CURRENCY_CHOICES,
+    MAX_CHOICES,
+    category_autocomplete,
+    services_of,
+)
 from cogs.ui.replies import defer, respond
 
 if TYPE_CHECKING:
@@ -301,6 +307,7 @@ def preferences_embed(view: PreferencesView, locale: str) -> discord.Embed:
         (t("Weekly digest day", locale), day_text(view, locale)),
         (t("Categories", locale), categories_text(view, locale)),
         (t("Language", locale), language_name(view.language)),
+        (t("Currency (/wanted)", locale), view.currency or "USD"),
         (t("Email", locale), email_text(view, locale)),
         (t("Phone (SMS)", locale), phone_text(view, locale)),
         (t("Discord webhook", locale), webhook_text(view, locale)),
@@ -541,6 +548,19 @@ class Preferences(commands.Cog):
                 locale_of(interaction),
                 language=language_name(code.value),
             ),
+        )
+
+    @prefs.command(
+        name="currency", description=locale_str("Your default currency for /wanted prices")
+    )
+    @app_commands.describe(code=locale_str("One of the currencies Discogs prices in"))
+    @app_commands.choices(code=CURRENCY_CHOICES)
+    async def currency(self, interaction: discord.Interaction, code: Choice[str]) -> None:
+        await defer(interaction)
+        await self.bot.services.preferences.set_currency(interaction.user.id, code.value)
+        await respond(
+            interaction,
+            t("✅ Currency for /wanted: {code}.", locale_of(interaction), code=code.value),
         )
 
     @prefs.command(

@@ -157,6 +157,7 @@ class PreferencesRow(Base):
     webhook_disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # Failover order: when a channel cannot reach the user, the next one here is tried.
     channel_order: Mapped[list[str]] = mapped_column(JSON, default=list)
+    currency: Mapped[str | None] = mapped_column(String(3))  # default for /wanted prices
     # Notices the user has been given once ("sms_budget", "dms_closed", ...), never repeated.
     notices_sent: Mapped[list[str]] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -221,6 +222,9 @@ class ListingRow(Base):
     channel_id: Mapped[int | None] = mapped_column(BigInteger)
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(20), default="active")
+    # Source-specific facts shown with the alert (Discogs: grades, seller rating, ships from,
+    # the criteria checks); None for community listings.
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -276,4 +280,89 @@ class Feedback(Base):
     user_id: Mapped[int] = mapped_column(BigInteger, index=True)
     listing_id: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WantedRow(Base):
+    """One entry of a user's Discogs wanted list: a release (or a master, "any pressing") and
+    the criteria an offer must meet. ``status`` and the ``lowest_*`` columns are what the watcher
+    last saw, for ``/wanted list``."""
+
+    __tablename__ = "wanted"
+    __table_args__ = (
+        UniqueConstraint("user_id", "target_kind", "target_id", name="uq_wanted_user_target"),
+        Index("ix_wanted_target", "target_kind", "target_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    guild_id: Mapped[int | None] = mapped_column(BigInteger)
+    target_kind: Mapped[str] = mapped_column(String(8))  # "release" | "master"
+    target_id: Mapped[int] = mapped_column(BigInteger)
+    title: Mapped[str] = mapped_column(String(300))
+    artists: Mapped[str] = mapped_column(String(300), default="")
+    year: Mapped[int | None] = mapped_column(Integer)
+    formats: Mapped[str] = mapped_column(String(200), default="")
+    thumb_url: Mapped[str | None] = mapped_column(String(500))
+    cover_url: Mapped[str | None] = mapped_column(String(500))
+    max_price_cents: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    min_media: Mapped[int | None] = mapped_column(Integer)  # bot.domain.discogs.Grade
+    min_sleeve: Mapped[int | None] = mapped_column(Integer)
+    ships_from: Mapped[list[str]] = mapped_column(JSON, default=list)
+    min_seller_rating: Mapped[float | None] = mapped_column(Float)
+    underpriced_percent: Mapped[float | None] = mapped_column(Float)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(20), default="monitoring")
+    lowest_cents: Mapped[int | None] = mapped_column(BigInteger)
+    num_for_sale: Mapped[int | None] = mapped_column(Integer)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(80), default="command")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class DiscogsTargetRow(Base):
+    """One thing the watcher polls (a release or a master, in one currency), shared by every
+    wanted entry that names it, with its schedule and what the last poll saw."""
+
+    __tablename__ = "discogs_targets"
+    __table_args__ = (
+        UniqueConstraint("kind", "target_id", "currency", name="uq_discogs_targets_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    target_id: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    next_check_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lowest_cents: Mapped[int | None] = mapped_column(BigInteger)
+    num_for_sale: Mapped[int | None] = mapped_column(Integer)
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    recent_lowest: Mapped[list[int]] = mapped_column(JSON, default=list)  # cents, oldest first
+    suggestions: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # grade -> [cents, curr]
+    suggested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AlertNotificationRow(Base):
+    """A Discogs wanted-list alert that fired: once per (user, listing) or, at stats level, per
+    (user, release, lowest price) — the dedupe key says which. ``/wanted history`` reads it."""
+
+    __tablename__ = "alert_notifications"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(160), unique=True)
+    wanted_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    listing_id: Mapped[int | None] = mapped_column(BigInteger)  # our listings row
+    level: Mapped[str] = mapped_column(String(10))  # "stats" | "listing"
+    discogs_listing_id: Mapped[int | None] = mapped_column(BigInteger)
+    price_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    checks: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reference: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

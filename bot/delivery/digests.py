@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.outbox import NOT_INTERESTED, Wakeup, nonce_for, suppression_reason
 from bot.delivery.senders.base import DigestEntry
+from bot.delivery.subjects import rules_for
 from bot.domain.listing import Listing
 from bot.domain.rule import Rule
 from db.models import OutboxRow, utcnow
@@ -24,7 +25,6 @@ from db.repositories.accounts import FeedbackRepository
 from db.repositories.listings import ListingRepository
 from db.repositories.outbox import NewAlert, OutboxRepository
 from db.repositories.preferences import PreferencesRepository
-from db.repositories.rules import RuleRepository
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +52,12 @@ def build_entries(
     rules: dict[int, Rule],
     not_wanted: set[int],
 ) -> tuple[list[DigestEntry], list[tuple[int, str]]]:
-    """Each listing once, best first; and the members that must be suppressed, with why."""
+    """Each listing once, best first; and the members that must be suppressed, with why.
+    ``rules`` maps each member row's id to its rule (see ``bot.delivery.subjects``)."""
     by_listing: OrderedDict[int, list[Rule]] = OrderedDict()
     dropped: list[tuple[int, str]] = []
     for row in members:
-        rule = rules.get(row.rule_id or 0)
+        rule = rules.get(row.id)
         listing = listings.get(row.listing_id or 0)
         reason = suppression_reason(rule, listing, (row.listing_id or 0) in not_wanted)
         if reason is not None or rule is None or listing is None:
@@ -140,12 +141,7 @@ class DigestService:
                     [m.listing_id for m in members if m.listing_id]
                 )
             }
-            rules = {
-                r.id: r
-                for r in await RuleRepository(session).get_many(
-                    [m.rule_id for m in members if m.rule_id]
-                )
-            }
+            rules = await rules_for(session, members)
             not_wanted = await FeedbackRepository(session).listings_with(
                 digest.user_id, list(listings), NOT_INTERESTED
             )

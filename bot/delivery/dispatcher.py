@@ -27,6 +27,7 @@ from bot.delivery.digests import DigestService
 from bot.delivery.notices import DMS_CLOSED, GAVE_UP, channel_name, failover_notice, notice_key
 from bot.delivery.outbox import NOT_INTERESTED, Wakeup, fallback_alert, suppression_reason
 from bot.delivery.senders.base import OutgoingAlert, OutgoingDigest, Sender, SendError
+from bot.delivery.subjects import ALERT_KINDS, rule_for
 from bot.domain.failover import next_channel
 from bot.domain.rule import Channel, Rule
 from bot.i18n import N_, t
@@ -35,7 +36,6 @@ from db.repositories.accounts import FeedbackRepository, UserRepository
 from db.repositories.listings import ListingRepository
 from db.repositories.outbox import OutboxRepository
 from db.repositories.preferences import PreferencesRepository
-from db.repositories.rules import RuleRepository
 
 log = logging.getLogger(__name__)
 
@@ -161,12 +161,12 @@ class Dispatcher:
             await self._deliver_digest(row)
             return
         async with self.sessions() as session:
-            rule = await RuleRepository(session).get(row.rule_id) if row.rule_id else None
+            rule = await rule_for(session, row.kind, row.rule_id)
             listing = (
                 await ListingRepository(session).get(row.listing_id) if row.listing_id else None
             )
             user = await UserRepository(session).get(row.user_id)
-            not_wanted = bool(row.listing_id) and await FeedbackRepository(session).has(
+            not_wanted = row.kind == "deal_alert" and await FeedbackRepository(session).has(
                 row.user_id, row.listing_id or 0, NOT_INTERESTED
             )
         reason = suppression_reason(rule, listing, not_wanted)
@@ -201,6 +201,7 @@ class Dispatcher:
                     distance_mi=distance,
                     is_fallback=row.fallback_of is not None,
                     notice=notice,
+                    kind=row.kind,
                 )
             )
         except Exception as exc:
@@ -335,7 +336,7 @@ class Dispatcher:
         """Queue the alert on the user's next usable channel not yet tried for it, and return
         that channel (None: nowhere left). A no-op if the alert is already queued there: that
         row's own failure, if it comes, moves the alert on."""
-        if row.listing_id is None or row.kind != "deal_alert":
+        if row.listing_id is None or row.kind not in ALERT_KINDS:
             return None
         tried = {channel for channel, status in alert_rows if status == OutboxStatus.failed}
         tried.add(row.channel)
@@ -347,7 +348,11 @@ class Dispatcher:
         if target is None:
             return None
         await OutboxRepository(session).enqueue(
-            [fallback_alert(row.dedupe_key, row.user_id, rule, row.listing_id, row.id, target)],
+            [
+                fallback_alert(
+                    row.dedupe_key, row.user_id, rule, row.listing_id, row.id, target, row.kind
+                )
+            ],
             self.clock(),
         )
         return target

@@ -51,11 +51,18 @@ def plan_alerts(listing: Listing, rules: Iterable[Rule]) -> list[NewAlert]:
 
 
 def fallback_alert(
-    failed_key: str, user_id: int, rule: Rule, listing_id: int, of: int, channel: str
+    failed_key: str,
+    user_id: int,
+    rule: Rule,
+    listing_id: int,
+    of: int,
+    channel: str,
+    kind: str = "deal_alert",
 ) -> NewAlert:
-    """The row that replaces an alert its channel could not deliver."""
+    """The row that replaces an alert its channel could not deliver (same kind)."""
     key = alert_key(user_id, listing_id, channel)
     return NewAlert(
+        kind=kind,
         dedupe_key=key,
         user_id=user_id,
         channel=channel,

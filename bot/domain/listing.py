@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
 
 MAX_PRICE = Decimal("10000000")  # $10M: anything above is a typo or abuse, never a real listing
 DEFAULT_CURRENCY = "USD"
@@ -119,3 +121,5 @@ class Listing:
     image_url: str | None = None
     source: str = "community"
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Source-specific facts for the alert (Discogs: grades, seller, checks); see render_wanted.
+    details: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)

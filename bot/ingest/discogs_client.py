@@ -461,6 +461,11 @@ class DiscogsClient:
         self._sleep = sleep
         self._rng = rng
 
+    @property
+    def limiter(self) -> PriorityRateLimiter:
+        """The process-wide limiter (``/admin discogs`` and ``/wanted check`` read it)."""
+        return self._limiter
+
     # ------------------------------------------------------------------------- endpoints
 
     async def release(

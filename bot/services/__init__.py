@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
@@ -25,6 +26,11 @@ from bot.domain.matching import RuleIndex
 from bot.domain.rule import GeocodeFn
 from bot.geo import geocode as offline_geocode
 from bot.ingest.community import ListingService, MarketplacePublisher
+from bot.ingest.discogs_client import DiscogsClient
+from bot.ingest.discogs_listings import ListingSource, NoListingSource
+from bot.ingest.discogs_sellpage import SellPageSource
+from bot.ingest.discogs_watch import DiscogsWatcher
+from bot.ingest.ratelimit import PriorityRateLimiter
 from bot.security import effective_secret
 from bot.services.admin import AdminService
 from bot.services.deliveries import DeliveryReportService
@@ -34,6 +40,7 @@ from bot.services.phone import PhoneVerificationService
 from bot.services.preferences import PreferencesService
 from bot.services.rules import RuleService, build_index
 from bot.services.verification import EmailVerificationService
+from bot.services.wanted import WantedService
 from bot.services.webhooks import WebhookService
 from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
@@ -61,10 +68,16 @@ class Services:
     sms: SmsSender
     webhooks: WebhookService
     deliveries: DeliveryReportService
+    wanted: WantedService
+    discogs_watcher: DiscogsWatcher
+    http: aiohttp.ClientSession
+    """The one HTTP session for Discogs (API and, when enabled, sell pages)."""
 
     async def close(self) -> None:
         self.dispatcher.stop()
+        self.discogs_watcher.stop()
         await self.sms.close()
+        await self.http.close()
         await self.engine.dispose()
 
 
@@ -117,6 +130,8 @@ async def build_services(
         digests=digests,
         notify=notices.notify_once,
     )
+    http = aiohttp.ClientSession()
+    watcher, wanted = discogs_parts(settings, sessions, http, wakeup)
     return Services(
         settings=settings,
         engine=engine,
@@ -146,4 +161,40 @@ async def build_services(
         deliveries=DeliveryReportService(
             sessions, dispatcher.breakers, [c for c in known_channels() if c in senders]
         ),
+        wanted=wanted,
+        discogs_watcher=watcher,
+        http=http,
     )
+
+
+UNAUTHENTICATED_PER_MINUTE = 25
+"""Discogs allows 25 requests a minute without a token (60 with one)."""
+
+
+def discogs_parts(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    http: aiohttp.ClientSession,
+    wakeup: Wakeup,
+) -> tuple[DiscogsWatcher, WantedService]:
+    """The Discogs client (one process-wide rate limiter), the watcher and the wanted list."""
+    per_minute = settings.discogs_requests_per_minute
+    if settings.discogs_token is None:
+        per_minute = min(per_minute, UNAUTHENTICATED_PER_MINUTE)
+    reserve = min(settings.discogs_interactive_reserve, per_minute // 2)
+    limiter = PriorityRateLimiter(per_minute, reserve)
+    client = DiscogsClient(http, settings, limiter)
+    source: ListingSource = NoListingSource()
+    if settings.discogs_sell_page:
+        source = SellPageSource(
+            http, base_url=settings.discogs_web_base, user_agent=settings.discogs_user_agent
+        )
+    watcher = DiscogsWatcher(
+        sessions,
+        client,
+        source=source,
+        wakeup=wakeup,
+        can_suggest=settings.discogs_token is not None,
+    )
+    sell_page = "on" if settings.discogs_sell_page else "off"
+    return watcher, WantedService(sessions, client, watcher, sell_page=sell_page)

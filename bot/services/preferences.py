@@ -10,6 +10,7 @@ from zoneinfo import available_timezones
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.domain.discogs import CURRENCIES
 from bot.domain.failover import DEFAULT_ORDER, ChannelOrderError, known_channels, parse_order
 from bot.domain.policy import Frequency, is_valid_timezone, parse_hhmm
 from bot.domain.rule import Channel, RuleValidationError, parse_channels
@@ -47,6 +48,7 @@ class PreferencesView:
     phone_last2: str | None = None  # only the last two digits are ever shown
     phone_verified: bool = False
     sms_opted_out: bool = False
+    currency: str | None = None  # default for /wanted prices (None: USD)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ def _view(row: PreferencesRow) -> PreferencesView:
         digest_day=WEEKDAYS[row.digest_day].capitalize(),
         categories=tuple(row.categories or ()),
         language=row.language,
+        currency=row.currency,
         paused=row.paused,
         stopped=row.stopped,
         email=row.email,
@@ -223,6 +226,15 @@ class PreferencesService:
         if chosen is None:
             raise UserFacingError(f"choose one of {', '.join(available)}", field="language")
         return await self._update(user_id, language=chosen)
+
+    async def set_currency(self, user_id: int, code: str) -> PreferencesView:
+        """The default currency for /wanted prices (one of the Discogs currencies)."""
+        chosen = code.strip().upper()
+        if chosen not in CURRENCIES:
+            raise UserFacingError(
+                f"choose one of {', '.join(sorted(CURRENCIES))}", field="currency"
+            )
+        return await self._update(user_id, currency=chosen)
 
     async def pause_all(self, user_id: int) -> PreferencesView:
         return await self._update(user_id, paused=True)

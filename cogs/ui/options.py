@@ -9,6 +9,8 @@ import discord
 from discord import app_commands
 from discord.app_commands import locale_str
 
+from bot.domain.discogs import CURRENCIES, Grade
+
 if TYPE_CHECKING:
     from bot.client import DealScoutBot
     from bot.services import Services
@@ -37,6 +39,13 @@ DEFAULT_CATEGORIES = (
     "Sports",
     "Home & Garden",
 )
+
+CURRENCY_CHOICES: list[Choice[str]] = [Choice(name=c, value=c) for c in sorted(CURRENCIES)]
+"""The currencies Discogs prices in (/wanted, /prefs currency)."""
+GRADE_CHOICES: list[Choice[str]] = [
+    Choice(name=g.label, value=g.abbreviation) for g in sorted(Grade, reverse=True)
+]
+"""The Discogs grading scale, best first, with its exact strings."""
 
 MAX_CHOICES = 25
 CHOICE_LIMIT = 100  # Discord's limit on a choice's name and string value

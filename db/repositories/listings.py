@@ -40,6 +40,7 @@ def to_listing(row: ListingRow) -> Listing:
         image_url=row.image_url,
         source=row.source,
         created_at=row.created_at,
+        details=row.details,
     )
 
 
@@ -69,6 +70,7 @@ class ListingRepository:
             image_url=listing.image_url,
             url=listing.url,
             created_at=listing.created_at,
+            details=dict(listing.details) if listing.details is not None else None,
         )
         self.session.add(row)
         await self.session.flush()

@@ -19,6 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ListingRow, OutboxRow, OutboxStatus, utcnow
 
+ALERT_KINDS = ("deal_alert", "wanted_alert")
+"""Kinds of rows that are one alert about one listing (deal rules and Discogs wanted entries);
+the rest are digests. Kept in step with ``bot.delivery.subjects.ALERT_KINDS``."""
+
 
 @dataclass(frozen=True, slots=True)
 class NewAlert:
@@ -194,7 +198,7 @@ class OutboxRepository:
             select(OutboxRow.user_id, OutboxRow.listing_id, func.min(OutboxRow.created_at))
             .where(
                 OutboxRow.user_id.in_(list(user_ids)),
-                OutboxRow.kind == "deal_alert",
+                OutboxRow.kind.in_(ALERT_KINDS),
                 OutboxRow.created_at >= since,
                 OutboxRow.status.in_(
                     [
@@ -262,7 +266,7 @@ class OutboxRepository:
                 OutboxRow.digest_period == period,
                 OutboxRow.status == OutboxStatus.digest,
                 OutboxRow.digest_id.is_(None),
-                OutboxRow.kind == "deal_alert",
+                OutboxRow.kind.in_(ALERT_KINDS),
             )
             .values(digest_id=batch)
             .execution_options(synchronize_session=False)
@@ -272,7 +276,7 @@ class OutboxRepository:
     async def digest_members(self, digest: OutboxRow) -> list[OutboxRow]:
         rows = await self.session.scalars(
             select(OutboxRow)
-            .where(OutboxRow.digest_id == digest.digest_id, OutboxRow.kind == "deal_alert")
+            .where(OutboxRow.digest_id == digest.digest_id, OutboxRow.kind.in_(ALERT_KINDS))
             .order_by(OutboxRow.id)
         )
         return list(rows)
@@ -296,7 +300,7 @@ class OutboxRepository:
             update(OutboxRow)
             .where(
                 OutboxRow.digest_id == batch,
-                OutboxRow.kind == "deal_alert",
+                OutboxRow.kind.in_(ALERT_KINDS),
                 OutboxRow.status == OutboxStatus.digest,
             )
             .values(status=status, reason=reason, updated_at=utcnow())
@@ -348,7 +352,7 @@ class OutboxRepository:
         return and_(
             OutboxRow.user_id == user_id,
             OutboxRow.listing_id == listing_id,
-            OutboxRow.kind == "deal_alert",
+            OutboxRow.kind.in_(ALERT_KINDS),
         )
 
     async def fail_in_chain(
@@ -446,7 +450,7 @@ class OutboxRepository:
             )
             .select_from(OutboxRow)
             .outerjoin(ListingRow, ListingRow.id == OutboxRow.listing_id)
-            .where(OutboxRow.user_id == user_id, OutboxRow.kind == "deal_alert")
+            .where(OutboxRow.user_id == user_id, OutboxRow.kind.in_(ALERT_KINDS))
             .order_by(OutboxRow.created_at.desc(), OutboxRow.id.desc())
             .limit(limit)
         )

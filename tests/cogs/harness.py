@@ -324,13 +324,15 @@ class Harness:
 
     @classmethod
     @asynccontextmanager
-    async def running(cls, tmp_path: Path) -> AsyncIterator[Harness]:
+    async def running(cls, tmp_path: Path, **overrides: Any) -> AsyncIterator[Harness]:
+        """``overrides`` are extra settings (e.g. ``discogs_api_base`` for a stand-in)."""
         settings = Settings(
             database_url=f"sqlite+aiosqlite:///{tmp_path / 't.db'}",
             discord_token=None,
             dispatch_idle_seconds=0.05,
             owner_ids=[OWNER_ID],
             _env_file=None,  # type: ignore[call-arg]
+            **overrides,
         )
         bot = DealScoutBot(settings)
         harness = cls(bot)

@@ -32,6 +32,7 @@ async def test_the_tree_holds_the_expected_commands(h: Harness) -> None:
     assert names == [
         "admin alert-channel",
         "admin deliveries",
+        "admin discogs",
         "admin marketplace-channel",
         "admin stats",
         "admin sync",
@@ -47,6 +48,7 @@ async def test_the_tree_holds_the_expected_commands(h: Harness) -> None:
         "prefs categories",
         "prefs channel-order",
         "prefs channels",
+        "prefs currency",
         "prefs daily-limit",
         "prefs digest-day",
         "prefs digest-time",
@@ -68,6 +70,15 @@ async def test_the_tree_holds_the_expected_commands(h: Harness) -> None:
         "prefs webhook set",
         "prefs webhook test",
         "sell",
+        "wanted add",
+        "wanted check",
+        "wanted edit",
+        "wanted history",
+        "wanted import",
+        "wanted list",
+        "wanted pause",
+        "wanted remove",
+        "wanted resume",
     ]
 
 
@@ -94,7 +105,7 @@ async def test_every_command_and_option_is_named_and_described(h: Harness) -> No
 
 async def test_the_schema_discord_receives_is_valid(h: Harness) -> None:
     payload = [c.to_dict(h.tree) for c in h.tree.get_commands()]
-    assert len(payload) == 4
+    assert len(payload) == 5
     for command in payload:
         assert len(str(command)) < 8000  # Discord's limit on a command's total size
     admin = next(c for c in payload if c["name"] == "admin")

@@ -13,6 +13,7 @@ is full (with ``Retry-After`` unless ``retry_after_on_limit`` is None). Tests ca
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections import deque
@@ -259,6 +260,16 @@ class DiscogsStandin:
     _inject_429: list[int | None] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     base_url: str = ""
+    # Per-instance copies of the fixtures, so a test can change the market as it runs.
+    releases: dict[int, dict[str, Any]] = field(default_factory=lambda: copy.deepcopy(RELEASES))
+    masters: dict[int, dict[str, Any]] = field(default_factory=lambda: copy.deepcopy(MASTERS))
+    stats: dict[int, dict[str, Any]] = field(default_factory=lambda: copy.deepcopy(STATS))
+    suggestions: dict[int, dict[str, Any]] = field(
+        default_factory=lambda: copy.deepcopy(SUGGESTIONS)
+    )
+    listings: dict[int, dict[str, Any]] = field(default_factory=lambda: copy.deepcopy(LISTINGS))
+    wants: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: copy.deepcopy(WANTS))
+    sell_pages: dict[int, tuple[int, str]] = field(default_factory=dict)  # id -> (status, html)
 
     # ------------------------------------------------------------------ control
     def inject_500(self, count: int = 1) -> None:
@@ -270,6 +281,45 @@ class DiscogsStandin:
     def paths(self) -> list[str]:
         return [r.path for r in self.requests]
 
+    def count(self, prefix: str) -> int:
+        """How many requests went to paths starting with ``prefix`` (e.g. "/marketplace/stats")."""
+        return sum(1 for r in self.requests if r.path.startswith(prefix))
+
+    def add_release(
+        self,
+        release_id: int,
+        title: str,
+        artist: str = "Test Artist",
+        *,
+        lowest_usd: float | None = None,
+        num_for_sale: int = 0,
+    ) -> None:
+        """A release whose marketplace is ``lowest_usd`` (converted per curr_abbr) x ``num``."""
+        self.releases[release_id] = {
+            "id": release_id,
+            "title": title,
+            "artists": [_artist(artist, release_id)],
+            "year": 1977,
+            "formats": [{"name": "Vinyl", "qty": "1", "descriptions": ["LP", "Album"]}],
+            "images": _images(release_id),
+            "lowest_price": lowest_usd,
+            "num_for_sale": num_for_sale,
+            "uri": f"https://www.discogs.com/release/{release_id}",
+        }
+        self.set_market(release_id, lowest_usd, num_for_sale)
+
+    def set_market(self, release_id: int, lowest_usd: float | None, num_for_sale: int) -> None:
+        self.stats[release_id] = {
+            "lowest_price": None
+            if lowest_usd is None
+            else {"currency": "USD", "value": lowest_usd},
+            "num_for_sale": num_for_sale,
+            "blocked_from_sale": False,
+        }
+        if release_id in self.releases:
+            self.releases[release_id]["lowest_price"] = lowest_usd
+            self.releases[release_id]["num_for_sale"] = num_for_sale
+
     async def start(self) -> DiscogsStandin:
         app = web.Application(middlewares=[self._middleware])
         app.router.add_get("/releases/{id}", self._release)
@@ -279,6 +329,7 @@ class DiscogsStandin:
         app.router.add_get("/marketplace/price_suggestions/{id}", self._suggestions)
         app.router.add_get("/marketplace/listings/{id}", self._listing)
         app.router.add_get("/users/{username}/wants", self._wants)
+        app.router.add_get("/sell/release/{id}", self._sell_page)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -322,6 +373,8 @@ class DiscogsStandin:
     async def _answer(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if not request.headers.get("User-Agent", "").strip():
             return self._error(401, "A User-Agent is required.")
+        if request.path.startswith("/sell/"):
+            return await handler(request)  # the website: no token, not counted by the API limit
         if request.headers.get("Authorization") != f"Discogs token={TOKEN}":
             return self._error(401, "You must authenticate to access this resource.")
         now = self.clock()
@@ -392,13 +445,13 @@ class DiscogsStandin:
 
     # ------------------------------------------------------------------ endpoints
     async def _release(self, request: web.Request) -> web.Response:
-        body = RELEASES.get(self._id(request))
+        body = self.releases.get(self._id(request))
         if body is None:
             raise web.HTTPNotFound()
         return web.json_response(self._priced(body, request), dumps=_dumps)
 
     async def _master(self, request: web.Request) -> web.Response:
-        body = MASTERS.get(self._id(request))
+        body = self.masters.get(self._id(request))
         if body is None:
             raise web.HTTPNotFound()
         return web.json_response(self._priced(body, request), dumps=_dumps)
@@ -412,32 +465,46 @@ class DiscogsStandin:
 
     async def _stats(self, request: web.Request) -> web.Response:
         release_id = self._id(request)
-        if release_id not in RELEASES:
+        if release_id not in self.releases:
             raise web.HTTPNotFound()
-        body = STATS.get(
-            release_id, {"lowest_price": None, "num_for_sale": 0, "blocked_from_sale": False}
+        body = copy.deepcopy(
+            self.stats.get(
+                release_id, {"lowest_price": None, "num_for_sale": 0, "blocked_from_sale": False}
+            )
         )
+        lowest = body.get("lowest_price")
+        currency = request.query.get("curr_abbr", "USD")
+        if isinstance(lowest, dict) and isinstance(lowest.get("value"), int | float):
+            rate = RATES.get(currency, 1.0) / RATES.get(str(lowest.get("currency")), 1.0)
+            body["lowest_price"] = {"currency": currency, "value": round(lowest["value"] * rate, 2)}
         return web.json_response(body, dumps=_dumps)
 
     async def _suggestions(self, request: web.Request) -> web.Response:
         release_id = self._id(request)
-        if release_id not in RELEASES:
+        if release_id not in self.releases:
             raise web.HTTPNotFound()
-        return web.json_response(SUGGESTIONS.get(release_id, {}), dumps=_dumps)
+        return web.json_response(self.suggestions.get(release_id, {}), dumps=_dumps)
 
     async def _listing(self, request: web.Request) -> web.Response:
-        body = LISTINGS.get(self._id(request))
+        body = self.listings.get(self._id(request))
         if body is None:
             raise web.HTTPNotFound()
         return web.json_response(body, dumps=_dumps)
 
     async def _wants(self, request: web.Request) -> web.Response:
         username = request.match_info["username"]
-        wants = WANTS.get(username)
+        wants = self.wants.get(username)
         if wants is None:
             raise web.HTTPNotFound()
         items, pagination = self._paginate(request, wants)
         return web.json_response({"pagination": pagination, "wants": items}, dumps=_dumps)
+
+    async def _sell_page(self, request: web.Request) -> web.Response:
+        page = self.sell_pages.get(self._id(request))
+        if page is None:
+            raise web.HTTPNotFound()
+        status, html = page
+        return web.Response(status=status, text=html, content_type="text/html")
 
 
 def _dumps(value: Any) -> str:

@@ -22,6 +22,11 @@ class OutgoingAlert:
     distance_mi: float | None = None
     is_fallback: bool = False
     notice: str | None = None  # a one-time failover notice to show with it (see notices.py)
+    kind: str = "deal_alert"  # "wanted_alert": the rule is a Discogs wanted entry
+
+    @property
+    def is_wanted(self) -> bool:
+        return self.kind == "wanted_alert"
 
 
 @dataclass(frozen=True, slots=True)

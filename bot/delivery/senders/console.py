@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import discord
 
-from bot.delivery.render import AlertContext, alert_embed
+from bot.delivery.render_wanted import embed_for
 from bot.delivery.senders.base import OutgoingAlert
 
 
@@ -32,6 +32,6 @@ class ConsoleSender:
 
     async def send(self, alert: OutgoingAlert) -> int | None:
         self.sent.append(alert)
-        embed = alert_embed(alert.listing, AlertContext(alert.rule, alert.distance_mi))
+        embed = embed_for(alert)
         self.out(f"\n[{self.channel} → user {alert.user_id}]\n{embed_as_text(embed)}")
         return next(self._ids)

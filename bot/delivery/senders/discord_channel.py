@@ -5,16 +5,12 @@ Channel alerts mention their owner (and only them); listing text can ping nobody
 
 from __future__ import annotations
 
-import discord
-
 from bot.delivery.render import (
     NO_PINGS,
-    AlertContext,
-    alert_buttons,
-    alert_embed,
     listing_embed,
     only_owner_pings,
 )
+from bot.delivery.render_wanted import buttons_for, embed_for, headline_for
 from bot.delivery.senders.base import OutgoingAlert, SendError
 from bot.delivery.senders.discord_base import DiscordSender
 from bot.delivery.senders.discord_errors import classify
@@ -34,19 +30,15 @@ class DiscordChannelSender(DiscordSender):
 
     async def send(self, alert: OutgoingAlert) -> int | None:
         channel_id = await self._alert_channel_id(alert.guild_id)
-        name = discord.utils.escape_markdown(alert.rule.name)
-        content = f"<@{alert.user_id}> new match for your alert **{name}**"
+        content = f"<@{alert.user_id}> " + headline_for(alert)
         if alert.notice:  # why it came here and not on the user's own channel (told once)
             content += f"\n-# {alert.notice}"
         try:
             async with self.pacing.hold(channel_id):
                 message = await self.client.get_partial_messageable(channel_id).send(
                     content=content,
-                    embed=alert_embed(
-                        alert.listing,
-                        AlertContext(alert.rule, alert.distance_mi, alert.listing.url),
-                    ),
-                    view=alert_buttons(alert.rule.id, alert.listing.id),
+                    embed=embed_for(alert),
+                    view=buttons_for(alert),
                     nonce=alert.nonce,
                     allowed_mentions=only_owner_pings(alert.user_id),
                 )

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import discord
 
-from bot.delivery.render import NO_PINGS, AlertContext, alert_buttons, alert_embed
+from bot.delivery.render import NO_PINGS
 from bot.delivery.render_digest import digest_buttons, digest_embed, page_count
+from bot.delivery.render_wanted import buttons_for, embed_for, headline_for
 from bot.delivery.senders.base import OutgoingAlert, OutgoingDigest
 from bot.delivery.senders.discord_base import DiscordSender
 from bot.delivery.senders.discord_errors import classify
@@ -81,8 +82,7 @@ class DiscordDMSender(DiscordSender):
                 channel_id, type=discord.ChannelType.private
             )
             tip, locale = await self._reader_settings(alert.user_id)
-            rule_name = discord.utils.escape_markdown(alert.rule.name)
-            content = t("New match for your alert **{name}**", locale, name=rule_name)
+            content = headline_for(alert, locale)
             if alert.notice:
                 content += "\n-# " + alert.notice
             if tip:
@@ -90,12 +90,8 @@ class DiscordDMSender(DiscordSender):
             async with self.pacing.hold(channel_id):
                 message = await channel.send(
                     content=content,
-                    embed=alert_embed(
-                        alert.listing,
-                        AlertContext(alert.rule, alert.distance_mi, alert.listing.url),
-                        locale,
-                    ),
-                    view=alert_buttons(alert.rule.id, alert.listing.id, locale),
+                    embed=embed_for(alert, locale),
+                    view=buttons_for(alert, locale),
                     nonce=alert.nonce,
                     allowed_mentions=NO_PINGS,
                 )

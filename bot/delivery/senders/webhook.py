@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.crypto import CannotDecrypt, Vault
 from bot.delivery.notices import WEBHOOK_GONE
 from bot.delivery.render import NO_PINGS, AlertContext, alert_embed
+from bot.delivery.render_wanted import embed_for, headline_for
 from bot.delivery.senders.base import OutgoingAlert, SendError
 from bot.delivery.senders.discord_errors import classify
 from bot.domain.listing import Condition, Listing
@@ -92,13 +93,10 @@ class WebhookSender:
 
     async def send(self, alert: OutgoingAlert) -> int | None:
         url, webhook_id, locale = await self._target(alert.user_id)
-        name = discord.utils.escape_markdown(alert.rule.name)
-        content = t("New match for your alert **{name}**", locale, name=name)
+        content = headline_for(alert, locale)
         if alert.notice:
             content += "\n-# " + alert.notice
-        embed = alert_embed(
-            alert.listing, AlertContext(alert.rule, alert.distance_mi, alert.listing.url), locale
-        )
+        embed = embed_for(alert, locale)
         return await self._post(alert.user_id, url, webhook_id, content, embed)
 
     async def send_test(self, user_id: int, locale: str) -> int | None:
