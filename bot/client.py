@@ -66,6 +66,7 @@ class DealScoutBot(commands.AutoShardedBot):
         self.settings = settings
         self._dispatcher_task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
+        self._feeds_task: asyncio.Task[None] | None = None
         self._scheduler: AsyncIOScheduler | None = None
         self._web: web.AppRunner | None = None
 
@@ -91,6 +92,8 @@ class DealScoutBot(commands.AutoShardedBot):
         self._dispatcher_task = asyncio.create_task(
             self.services.dispatcher.run_forever(), name="dispatcher"
         )
+        if self.settings.feeds_enabled:
+            self._feeds_task = asyncio.create_task(self.services.feeds.run_forever(), name="feeds")
         if self.settings.discogs_watch:
             self._watch_task = asyncio.create_task(
                 self.services.discogs_watcher.run_forever(), name="discogs-watcher"
@@ -111,8 +114,9 @@ class DealScoutBot(commands.AutoShardedBot):
             await self._web.cleanup()
         if hasattr(self, "services"):
             self.services.discogs_watcher.stop()
-            if self._watch_task is not None:
-                self._watch_task.cancel()
+            for task in (self._watch_task, self._feeds_task):
+                if task is not None:
+                    task.cancel()
             self.services.dispatcher.stop()
             if self._dispatcher_task is not None:
                 try:

@@ -128,6 +128,13 @@ class Settings(BaseSettings):
         default="https://www.discogs.com",
         description="For testing: where the sell-page adapter reads pages from",
     )
+    feed_user_agent: str = Field(
+        default="DealScout/0.1 (+https://github.com/dealscout) feed reader",
+        description="The User-Agent sent when fetching listing feeds",
+    )
+    feeds_enabled: bool = Field(
+        default=True, description="Poll the listing feeds server admins add (/admin feed)"
+    )
     log_level: str = "INFO"
 
     @field_validator("owner_ids", mode="before")

@@ -217,6 +217,8 @@ class ListingRow(Base):
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     deal_score: Mapped[float | None] = mapped_column(Float)
+    # One line of why: "23% below the median of 41 similar listings" / "only 3 similar listings".
+    deal_reason: Mapped[str | None] = mapped_column(String(200))
     image_url: Mapped[str | None] = mapped_column(String(500))
     url: Mapped[str | None] = mapped_column(String(500))
     channel_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -366,3 +368,50 @@ class AlertNotificationRow(Base):
     checks: Mapped[list[str]] = mapped_column(JSON, default=list)
     reference: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FeedRow(Base):
+    """A listing feed (RSS, Atom or JSON Feed) a server admin added, with its poll state."""
+
+    __tablename__ = "feeds"
+    __table_args__ = (UniqueConstraint("guild_id", "url", name="uq_feeds_guild_url"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    title: Mapped[str | None] = mapped_column(String(300))
+    category: Mapped[str | None] = mapped_column(String(100))
+    interval_seconds: Mapped[int] = mapped_column(Integer, default=900)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default="ok")  # ok | error
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    next_fetch_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    items_seen: Mapped[int] = mapped_column(Integer, default=0)
+    added_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WatchRow(Base):
+    """A user watching one listing's price (``bot.domain.watch.Watch`` is its logic)."""
+
+    __tablename__ = "watches"
+    __table_args__ = (UniqueConstraint("user_id", "listing_id", name="uq_watches_user_listing"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    listing_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    guild_id: Mapped[int | None] = mapped_column(BigInteger)
+    target_cents: Mapped[int | None] = mapped_column(BigInteger)
+    drop_percent: Mapped[float | None] = mapped_column(Float)
+    start_cents: Mapped[int] = mapped_column(BigInteger)
+    lowest_cents: Mapped[int] = mapped_column(BigInteger)
+    armed: Mapped[bool] = mapped_column(Boolean, default=True)
+    ended: Mapped[str | None] = mapped_column(String(200))
+    alerts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -107,7 +107,8 @@ def listing_view(
     elif listing.seller_id:
         facts.append(("Seller", "a member of the Discord server"))
     if listing.deal_score is not None:
-        facts.append(("Deal score", f"{listing.deal_score:.2f}"))
+        reason = f" · {listing.deal_reason}" if listing.deal_reason else ""
+        facts.append(("Deal score", f"{listing.deal_score:.2f}{reason}"))
     return ListingView(
         id=listing.id,
         title=one_line(listing.title, TITLE_LIMIT) or "Untitled listing",

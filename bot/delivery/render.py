@@ -98,8 +98,19 @@ def listing_fields(embed: discord.Embed, listing: Listing, locale: str = "en") -
         embed.add_field(
             name=t("Seller", locale), value=clean(listing.seller_name, FIELD_VALUE_LIMIT)
         )
-    if listing.deal_score is not None:
-        embed.add_field(name=t("Deal score", locale), value=f"{listing.deal_score:.2f}")
+    score = deal_score_text(listing, locale)
+    if score:
+        embed.add_field(name=t("Deal score", locale), value=score, inline=False)
+
+
+def deal_score_text(listing: Listing, locale: str = "en") -> str | None:
+    """ "0.71 · 23% below the median of 41 similar listings", or why there is no score
+    ("not scored: only 3 similar listings") — flagged, never guessed."""
+    reason = clean(listing.deal_reason, 200) if listing.deal_reason else ""
+    if listing.deal_score is None:
+        return t("not scored: {reason}", locale, reason=reason) if reason else None
+    score = f"{listing.deal_score:.2f}"
+    return f"{score} · {reason}" if reason else score
 
 
 def alert_embed(listing: Listing, ctx: AlertContext, locale: str = "en") -> discord.Embed:

@@ -114,12 +114,14 @@ class Listing:
     location_text: str | None = None
     point: GeoPoint | None = None
     deal_score: float | None = None
+    deal_reason: str | None = None  # why that score, or why none ("only 3 similar listings")
     seller_id: int | None = None
     seller_name: str | None = None
     guild_id: int | None = None
     url: str | None = None
     image_url: str | None = None
     source: str = "community"
+    status: str = "active"  # "sold" / "removed" end it (watchers are told)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     # Source-specific facts for the alert (Discogs: grades, seller, checks); see render_wanted.
     details: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)

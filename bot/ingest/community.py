@@ -5,23 +5,25 @@ transaction, so a crash can never leave a stored listing whose matches were lost
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.outbox import Wakeup
 from bot.delivery.planner import plan_deliveries
+from bot.domain.deal_score import keyword_set, score_listing, select_comparables
 from bot.domain.listing import Condition, Listing, parse_money
 from bot.domain.matching import RuleIndex, matches
 from bot.domain.rule import GeocodeFn
-from bot.domain.scoring import deal_score
 from bot.domain.text import normalise_category
 from bot.errors import UserFacingError
 from db.models import utcnow
-from db.repositories.listings import ListingRepository
+from db.repositories.listings import ListingRepository, category_key
+from db.repositories.listings import to_listing as to_listing_row
 from db.repositories.outbox import OutboxRepository
 from db.repositories.rules import RuleRepository
 
@@ -32,6 +34,9 @@ MAX_DESCRIPTION = 4000
 MIN_TITLE = 3
 PUBLISH_GRACE = timedelta(seconds=10)
 """Alerts wait this long for the marketplace post (so they can link to it), then go anyway."""
+SCORE_WINDOW_DAYS = 90
+"""Comparables for the deal score: listings seen (sold or active) in the last 90 days."""
+ENDED = ("sold", "removed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +56,29 @@ class IngestResult:
     listing: Listing
     matched_rules: int
     alerts_queued: int
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """A stored listing changed (a seller's /listing edit, an edited feed entry)."""
+
+    before: Listing
+    after: Listing
+
+    @property
+    def price_changed(self) -> bool:
+        return (self.before.price, self.before.currency) != (self.after.price, self.after.currency)
+
+    @property
+    def ended(self) -> str | None:
+        """ "sold" / "removed" when this change ended the listing."""
+        status = self.after.status
+        return status if status in ENDED and self.before.status != status else None
+
+
+RevisionObserver = Callable[[AsyncSession, Revision, datetime], Awaitable[int]]
+"""Told about every revision inside its transaction (the watchlist queues price-drop alerts
+there, so they are as durable as the change); returns how many alerts it queued."""
 
 
 class MarketplacePublisher(Protocol):
@@ -76,6 +104,7 @@ class ListingService:
         self.min_comparables = min_comparables
         self.publisher = publisher
         self.clock = clock
+        self.observers: list[RevisionObserver] = []
 
     def validate_sell(
         self, data: SellInput, *, seller_id: int, seller_name: str, guild_id: int | None
@@ -152,9 +181,8 @@ class ListingService:
         """Score, store and match a listing; queue its alerts in the same transaction."""
         async with self.sessions.begin() as session:
             listings = ListingRepository(session)
-            comparables = await listings.comparable_prices(listing.category, listing.currency)
-            score = deal_score(listing.price, comparables, min_comparables=self.min_comparables)
-            stored = await listings.add(replace(listing, deal_score=score), external_id=external_id)
+            scored = await self._scored(listings, listing)
+            stored = await listings.add(scored, external_id=external_id)
             rule_ids = self.index.match(stored)
             rules = await RuleRepository(session).get_many(rule_ids)
             # The DB is the truth: re-check the stored rules, so an index that drifted from the
@@ -170,6 +198,55 @@ class ListingService:
             self.wakeup.set()
         log.info("listing %s matched %s rules, %s alerts queued", stored.id, len(live), queued)
         return IngestResult(stored, len(live), queued)
+
+    async def _scored(self, listings: ListingRepository, listing: Listing) -> Listing:
+        """The listing with its deal score and the one line of why (or why there is none)."""
+        now = self.clock()
+        since = now - timedelta(days=SCORE_WINDOW_DAYS)
+        candidates = await listings.comparables(listing.category, listing.currency, since)
+        similar = select_comparables(
+            keyword_set(listing.title),
+            category_key(listing.category),
+            listing.currency,
+            candidates,
+            now=now,
+            window_days=SCORE_WINDOW_DAYS,
+        )
+        result = score_listing(
+            listing.price, [c.price for c in similar], min_comparables=self.min_comparables
+        )
+        return replace(listing, deal_score=result.value, deal_reason=result.reason)
+
+    async def revise(
+        self,
+        listing_id: int,
+        *,
+        price: Decimal | None = None,
+        status: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        seller_id: int | None = None,
+    ) -> Revision:
+        """Change a stored listing without matching it again (an edit never re-alerts): the new
+        price goes into the price history, and observers (the watchlist) see the change in the
+        same transaction. ``seller_id`` given: only that seller's listing may change."""
+        async with self.sessions.begin() as session:
+            listings = ListingRepository(session)
+            row = await listings.get_row(listing_id)
+            if row is None or (seller_id is not None and row.seller_id != seller_id):
+                raise UserFacingError("no such listing of yours", field="listing")
+            before = to_listing_row(row)
+            await listings.revise(
+                row, price=price, status=status, title=title, description=description
+            )
+            revision = Revision(before, to_listing_row(row))
+            now = self.clock()
+            queued = 0
+            for observe in self.observers:
+                queued += await observe(session, revision, now)
+        if queued:
+            self.wakeup.set()
+        return revision
 
     async def _publish(self, listing: Listing) -> Listing:
         assert self.publisher is not None

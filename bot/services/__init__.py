@@ -30,6 +30,8 @@ from bot.ingest.discogs_client import DiscogsClient
 from bot.ingest.discogs_listings import ListingSource, NoListingSource
 from bot.ingest.discogs_sellpage import SellPageSource
 from bot.ingest.discogs_watch import DiscogsWatcher
+from bot.ingest.feed_fetch import FeedFetcher
+from bot.ingest.feeds import FeedService
 from bot.ingest.ratelimit import PriorityRateLimiter
 from bot.security import effective_secret
 from bot.services.admin import AdminService
@@ -38,9 +40,11 @@ from bot.services.feedback import FeedbackService
 from bot.services.notices import NoticeService
 from bot.services.phone import PhoneVerificationService
 from bot.services.preferences import PreferencesService
+from bot.services.recommend import RecommendationService
 from bot.services.rules import RuleService, build_index
 from bot.services.verification import EmailVerificationService
 from bot.services.wanted import WantedService
+from bot.services.watchlist import WatchService
 from bot.services.webhooks import WebhookService
 from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
@@ -71,11 +75,15 @@ class Services:
     wanted: WantedService
     discogs_watcher: DiscogsWatcher
     http: aiohttp.ClientSession
-    """The one HTTP session for Discogs (API and, when enabled, sell pages)."""
+    """The one HTTP session for Discogs (API and, when enabled, sell pages) and feeds."""
+    feeds: FeedService
+    watchlist: WatchService
+    recommend: RecommendationService
 
     async def close(self) -> None:
         self.dispatcher.stop()
         self.discogs_watcher.stop()
+        self.feeds.stop()
         await self.sms.close()
         await self.http.close()
         await self.engine.dispose()
@@ -132,6 +140,15 @@ async def build_services(
     )
     http = aiohttp.ClientSession()
     watcher, wanted = discogs_parts(settings, sessions, http, wakeup)
+    listings = ListingService(
+        sessions,
+        index,
+        geocode,
+        wakeup,
+        min_comparables=settings.min_comparables,
+        publisher=publisher,
+    )
+    fetcher = FeedFetcher(http, settings.feed_user_agent)
     return Services(
         settings=settings,
         engine=engine,
@@ -139,14 +156,7 @@ async def build_services(
         index=index,
         wakeup=wakeup,
         rules=RuleService(sessions, index, geocode),
-        listings=ListingService(
-            sessions,
-            index,
-            geocode,
-            wakeup,
-            min_comparables=settings.min_comparables,
-            publisher=publisher,
-        ),
+        listings=listings,
         admin=AdminService(sessions),
         feedback=FeedbackService(sessions),
         digests=digests,
@@ -164,6 +174,9 @@ async def build_services(
         wanted=wanted,
         discogs_watcher=watcher,
         http=http,
+        feeds=FeedService(sessions, listings, fetcher, geocode),
+        watchlist=WatchService(sessions, listings),
+        recommend=RecommendationService(sessions, index),
     )
 
 

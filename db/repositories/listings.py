@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.deal_score import Comparable, keyword_set
 from bot.domain.listing import Condition, GeoPoint, Listing, from_cents, to_cents
 from bot.domain.text import category_prefixes
 from db.models import ListingRow, PriceHistory
@@ -33,12 +34,14 @@ def to_listing(row: ListingRow) -> Listing:
         location_text=row.location_text,
         point=None if row.lat is None or row.lon is None else GeoPoint(row.lat, row.lon),
         deal_score=row.deal_score,
+        deal_reason=row.deal_reason,
         seller_id=row.seller_id,
         seller_name=row.seller_name,
         guild_id=row.guild_id,
         url=row.url,
         image_url=row.image_url,
         source=row.source,
+        status=row.status,
         created_at=row.created_at,
         details=row.details,
     )
@@ -67,6 +70,7 @@ class ListingRepository:
             lat=listing.point.lat if listing.point else None,
             lon=listing.point.lon if listing.point else None,
             deal_score=listing.deal_score,
+            deal_reason=listing.deal_reason,
             image_url=listing.image_url,
             url=listing.url,
             created_at=listing.created_at,
@@ -85,6 +89,42 @@ class ListingRepository:
 
     async def get_row(self, listing_id: int) -> ListingRow | None:
         return await self.session.get(ListingRow, listing_id)
+
+    async def revise(
+        self,
+        row: ListingRow,
+        *,
+        price: Decimal | None = None,
+        status: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+    ) -> bool:
+        """Apply the given changes; a new price is added to the price history. Returns whether
+        the price changed."""
+        if title is not None:
+            row.title = title
+        if description is not None:
+            row.description = description
+        if status is not None:
+            row.status = status
+        changed = False
+        if price is not None and to_cents(price) != row.price_cents:
+            row.price_cents = to_cents(price)
+            changed = True
+            self.session.add(
+                PriceHistory(listing_id=row.id, price_cents=row.price_cents, currency=row.currency)
+            )
+        await self.session.flush()
+        return changed
+
+    async def price_history(self, listing_id: int) -> list[tuple[datetime, int | None, str]]:
+        """(when, price in cents, currency) of every price the listing had, oldest first."""
+        rows = await self.session.execute(
+            select(PriceHistory.recorded_at, PriceHistory.price_cents, PriceHistory.currency)
+            .where(PriceHistory.listing_id == listing_id)
+            .order_by(PriceHistory.recorded_at, PriceHistory.id)
+        )
+        return [(at, cents, currency) for at, cents, currency in rows]
 
     async def set_post(self, listing_id: int, channel_id: int, message_id: int, url: str) -> None:
         row = await self.session.get(ListingRow, listing_id)
@@ -110,6 +150,41 @@ class ListingRepository:
             .limit(limit)
         )
         return [from_cents(c) for c in rows if c is not None]
+
+    async def comparables(
+        self, category: str | None, currency: str, since: datetime, *, limit: int = 500
+    ) -> list[Comparable]:
+        """Listings of the same top-level category and currency seen since ``since``, sold or
+        still active (the deal score model picks the similar ones among them)."""
+        key = category_key(category)
+        if key is None:
+            return []
+        rows = await self.session.execute(
+            select(
+                ListingRow.price_cents, ListingRow.title, ListingRow.created_at, ListingRow.status
+            )
+            .where(
+                ListingRow.category_key == key,
+                ListingRow.currency == currency,
+                ListingRow.price_cents.is_not(None),
+                ListingRow.status.in_(("active", "sold")),
+                ListingRow.created_at >= since,
+            )
+            .order_by(ListingRow.created_at.desc())
+            .limit(limit)
+        )
+        return [
+            Comparable(
+                price=from_cents(cents),
+                currency=currency,
+                category_key=key,
+                tokens=keyword_set(title),
+                seen_at=at,
+                sold=status == "sold",
+            )
+            for cents, title, at, status in rows
+            if cents is not None
+        ]
 
     async def recent(self, limit: int = 200) -> list[Listing]:
         rows = await self.session.scalars(
@@ -139,3 +214,15 @@ class ListingRepository:
             return []
         rows = await self.session.scalars(select(ListingRow).where(ListingRow.id.in_(list(ids))))
         return [to_listing(r) for r in rows]
+
+    async def by_external_ids(self, source: str, external_ids: Sequence[str]) -> dict[str, Listing]:
+        """The stored listings of ``source`` with these external ids, by external id (a feed
+        poll asks which of its entries it has already stored)."""
+        if not external_ids:
+            return {}
+        rows = await self.session.scalars(
+            select(ListingRow).where(
+                ListingRow.source == source, ListingRow.external_id.in_(list(external_ids))
+            )
+        )
+        return {r.external_id: to_listing(r) for r in rows if r.external_id is not None}

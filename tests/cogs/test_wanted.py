@@ -203,3 +203,24 @@ async def test_admin_discogs_shows_budget_and_needs_manage_server(hw: Harness) -
     shown = await hw.invoke(BOB, "admin discogs", permissions=ADMIN_PERMISSIONS)
     assert "in the last minute" in shown.field("Request budget")
     assert "1 releases for 1 entries of 1 users" in shown.field("Watched")
+
+
+async def test_a_master_means_any_pressing_and_is_polled_as_a_master(
+    hw: Harness, discogs: DiscogsStandin
+) -> None:
+    dialog = await hw.invoke(
+        ALICE, "wanted add", release="https://www.discogs.com/master/96559-Sigur-Ros", max_price="5"
+    )
+    assert "any pressing (master)" in dialog.field("Release")
+    await hw.click(ALICE, dialog, "Add")
+    await poll_and_deliver(hw)
+    assert discogs.count("/masters/96559") == 2  # the preview, then the poll
+    assert discogs.count("/marketplace/stats/96559") == 0
+    [dm] = hw.dms_to(ALICE)
+    assert dm.embeds[0]["url"] == "https://www.discogs.com/master/96559"
+
+
+async def test_every_entry_command_names_the_entry_it_cannot_find(hw: Harness) -> None:
+    for command in ("wanted pause", "wanted resume", "wanted history", "wanted remove"):
+        assert_field_error(await hw.invoke(ALICE, command, entry="12345"), "entry")
+    assert_field_error(await hw.invoke(ALICE, "wanted edit", entry="nope", max_price="3"), "entry")
