@@ -1,6 +1,6 @@
 """Explainable deal score: how a listing's price compares with similar listings.
 
-Replaces the interim linear score (:mod:`bot.domain.scoring`). Every number a user sees must be
+Replaced the interim linear score (0.5 + (median − price) / 2·median). Every number a user sees must be
 one they could check by hand, so the model is deliberately small:
 
 1. **Comparables** (:func:`select_comparables`): same category, same currency, seen (sold or

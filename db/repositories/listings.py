@@ -74,6 +74,7 @@ class ListingRepository:
             image_url=listing.image_url,
             url=listing.url,
             created_at=listing.created_at,
+            status=listing.status,
             details=dict(listing.details) if listing.details is not None else None,
         )
         self.session.add(row)
@@ -130,26 +131,6 @@ class ListingRepository:
         row = await self.session.get(ListingRow, listing_id)
         if row is not None:
             row.channel_id, row.message_id, row.url = channel_id, message_id, url
-
-    async def comparable_prices(
-        self, category: str | None, currency: str, *, limit: int = 200
-    ) -> list[Decimal]:
-        """Prices of the most recent active listings in the same top-level category."""
-        key = category_key(category)
-        if key is None:
-            return []
-        rows = await self.session.scalars(
-            select(ListingRow.price_cents)
-            .where(
-                ListingRow.category_key == key,
-                ListingRow.currency == currency,
-                ListingRow.price_cents.is_not(None),
-                ListingRow.status == "active",
-            )
-            .order_by(ListingRow.created_at.desc())
-            .limit(limit)
-        )
-        return [from_cents(c) for c in rows if c is not None]
 
     async def comparables(
         self, category: str | None, currency: str, since: datetime, *, limit: int = 500

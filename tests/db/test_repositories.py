@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -135,20 +135,37 @@ async def test_outbox_dedupes_and_claims_each_row_once(
     assert OutboxStatus.sending == "sending"
 
 
-async def test_comparable_prices_use_top_category_and_currency(
+async def test_comparables_use_top_category_currency_window_and_status(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
+    now = datetime.now(UTC)
     async with sessions.begin() as s:
         repo = ListingRepository(s)
-        for price, cat, cur in [
-            (10, "Furniture - Chairs", "USD"),
-            (20, "Furniture", "USD"),
-            (30, "Electronics", "USD"),
-            (40, "Furniture - Desks", "EUR"),
+        for price, cat, cur, age, status in [
+            (10, "Furniture - Chairs", "USD", 1, "active"),
+            (20, "Furniture", "USD", 2, "sold"),
+            (25, "Furniture", "USD", 3, "removed"),
+            (30, "Electronics", "USD", 1, "active"),
+            (40, "Furniture - Desks", "EUR", 1, "active"),
+            (50, "Furniture", "USD", 120, "active"),
         ]:
             await repo.add(
-                Listing(id=0, title="x", price=Decimal(price), category=cat, currency=cur)
+                Listing(
+                    id=0,
+                    title="Oak office chair",
+                    price=Decimal(price),
+                    category=cat,
+                    currency=cur,
+                    status=status,
+                    created_at=now - timedelta(days=age),
+                )
             )
     async with sessions() as s:
-        prices = await ListingRepository(s).comparable_prices("Furniture - Gaming", "USD")
-    assert sorted(prices) == [Decimal("10.00"), Decimal("20.00")]
+        found = await ListingRepository(s).comparables(
+            "Furniture - Gaming", "USD", now - timedelta(days=90)
+        )
+    assert sorted((c.price, c.sold) for c in found) == [
+        (Decimal("10.00"), False),
+        (Decimal("20.00"), True),
+    ]
+    assert found[0].tokens == frozenset({"oak", "office", "chair"})

@@ -17,21 +17,10 @@ from bot.delivery.render import (
 )
 from bot.domain.listing import Listing
 from bot.domain.rule import Rule
-from bot.domain.scoring import deal_score
 from bot.geo import geocode
 from bot.logs import redact
 
 D = Decimal
-
-
-def test_deal_score_against_median() -> None:
-    prices = [D(100), D(100), D(100), D(100), D(100)]
-    assert deal_score(D(100), prices) == 0.5
-    assert deal_score(D(50), prices) == 0.75
-    assert deal_score(D(0), prices) == 1.0
-    assert deal_score(D(300), prices) == 0.0
-    assert deal_score(D(50), prices[:4]) is None, "too few comparables: no guess"
-    assert deal_score(None, prices) is None
 
 
 def test_geocode_zip_and_city_state() -> None:
