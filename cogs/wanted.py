@@ -20,7 +20,7 @@ from discord.ext import commands
 from bot.delivery.render import clean
 from bot.delivery.render_wanted import PAUSE_WANTED_ID, PAUSE_WANTED_PATTERN
 from bot.errors import UserFacingError
-from bot.i18n import locale_of, t
+from bot.i18n import locale_of, t, tn
 from bot.services.wanted import ImportProgress, WantedOptions
 from cogs.ui.confirm import ConfirmView
 from cogs.ui.options import (
@@ -292,17 +292,14 @@ class Wanted(commands.Cog):
         locale = locale_of(interaction)
         ticket = await self.bot.services.wanted.check(interaction.user.id)
         minutes = max(1, round(ticket.eta_seconds / 60))
-        await respond(
-            interaction,
-            t(
-                "🔎 Queued {count} releases. Discogs allows only so many requests a minute, so "
-                "results arrive within about {minutes} min: alerts come as usual and "
-                "`/wanted list` shows the latest prices.",
-                locale,
-                count=ticket.releases,
-                minutes=minutes,
-            ),
+        queued = tn("🔎 Queued {n} release.", "🔎 Queued {n} releases.", ticket.releases, locale)
+        later = t(
+            "Discogs allows only so many requests a minute, so results arrive within about "
+            "{minutes} min: alerts come as usual and `/wanted list` shows the latest prices.",
+            locale,
+            minutes=minutes,
         )
+        await respond(interaction, f"{queued} {later}")
 
     @wanted.command(name="history", description=locale_str("Past alerts for one entry"))
     @app_commands.describe(entry=ENTRY)

@@ -1,7 +1,7 @@
 """Explainable deal score: how a listing's price compares with similar listings.
 
-Replaced the interim linear score (0.5 + (median − price) / 2·median). Every number a user sees must be
-one they could check by hand, so the model is deliberately small:
+It replaced the interim linear score (0.5 + (median − price) / 2·median). Every number a user
+sees must be one they could check by hand, so the model is deliberately small:
 
 1. **Comparables** (:func:`select_comparables`): same category, same currency, seen (sold or
    still active) within a window, and with titles that share enough *meaningful* keywords.

@@ -326,7 +326,9 @@ class WantedService:
                 rel = await self.client.release(ref.id, currency, priority=Priority.INTERACTIVE)
                 title, artists, year = rel.title, rel.artists, rel.year
                 formats, thumb, cover = ", ".join(rel.formats), rel.thumb, rel.cover
-                lowest, count = rel.lowest_price, rel.num_for_sale
+                # Release metadata is cached for hours; the market must be read now.
+                market = await self.client.stats(ref.id, currency, priority=Priority.INTERACTIVE)
+                lowest, count = market.lowest_price, market.num_for_sale
         except DiscogsNotFound:
             raise UserFacingError(
                 f"Discogs has no {ref.kind} {ref.id}; check the link or id", field="release"
@@ -446,14 +448,20 @@ class WantedService:
     async def set_active(self, user_id: int, entry: str, active: bool) -> WantedView:
         async with self.sessions.begin() as session:
             row = await self._own(session, user_id, entry)
-            return await self._set_active(session, row, active)
+            view = await self._set_active(session, row, active)
+        if active:
+            self.watcher.poke()
+        return view
 
     async def set_active_by_id(self, user_id: int, wanted_id: int, active: bool) -> WantedView:
         async with self.sessions.begin() as session:
             row = await WantedRepository(session).get_own(user_id, wanted_id)
             if row is None:
                 raise NotFoundError("that wanted entry no longer exists")
-            return await self._set_active(session, row, active)
+            view = await self._set_active(session, row, active)
+        if active:
+            self.watcher.poke()
+        return view
 
     async def _set_active(self, session: AsyncSession, row: WantedRow, active: bool) -> WantedView:
         row.active = active

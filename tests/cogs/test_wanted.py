@@ -106,8 +106,8 @@ async def test_a_cheaper_copy_alerts_again_and_above_max_never(
     await hw.services.wanted.check(ALICE)
     await poll_and_deliver(hw)
     assert len(hw.dms_to(ALICE)) == 1 and len(hw.dms_to(BOB)) == 2
-    # Polled once per round however many users want it.
-    assert discogs.count(f"/marketplace/stats/{RUMOURS}") == 2
+    # Two previews (one per /wanted add), then one poll per round however many users want it.
+    assert discogs.count(f"/marketplace/stats/{RUMOURS}") == 2 + 2
 
 
 async def test_bad_input_names_the_option(hw: Harness) -> None:
@@ -172,7 +172,7 @@ async def test_check_queues_and_says_when(hw: Harness) -> None:
     assert "nothing to check" in (empty.content or "")
     await add(hw, ALICE)
     reply = await hw.invoke(ALICE, "wanted check")
-    assert "Queued 1 releases" in (reply.content or "") and "min" in (reply.content or "")
+    assert "Queued 1 release." in (reply.content or "") and "min" in (reply.content or "")
 
 
 async def test_import_reads_every_page_with_notes(hw: Harness, discogs: DiscogsStandin) -> None:
@@ -224,3 +224,14 @@ async def test_every_entry_command_names_the_entry_it_cannot_find(hw: Harness) -
     for command in ("wanted pause", "wanted resume", "wanted history", "wanted remove"):
         assert_field_error(await hw.invoke(ALICE, command, entry="12345"), "entry")
     assert_field_error(await hw.invoke(ALICE, "wanted edit", entry="nope", max_price="3"), "entry")
+
+
+async def test_the_preview_shows_the_market_now_not_the_cached_release(
+    hw: Harness, discogs: DiscogsStandin
+) -> None:
+    first = await hw.invoke(ALICE, "wanted add", release=f"r{RUMOURS}")
+    assert "4 for sale, lowest 35.00 USD" in first.field("Marketplace now")
+    discogs.set_market(RUMOURS, 12.0, 9)
+    second = await hw.invoke(BOB, "wanted add", release=f"r{RUMOURS}")
+    assert "9 for sale, lowest 12.00 USD" in second.field("Marketplace now")
+    assert discogs.count(f"/releases/{RUMOURS}") == 1  # the metadata came from the cache
