@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     discogs_watch: bool = Field(
         default=True, description="Poll the Discogs marketplace for /wanted entries"
     )
+    discogs_check_cooldown_seconds: int = Field(
+        default=300,
+        ge=0,
+        description="/wanted check skips releases checked this recently (protects the budget)",
+    )
     discogs_sell_page: bool = Field(
         default=False,
         description="Opt in to reading www.discogs.com sell pages for listing-level checks "

@@ -292,6 +292,12 @@ class Wanted(commands.Cog):
         locale = locale_of(interaction)
         ticket = await self.bot.services.wanted.check(interaction.user.id)
         minutes = max(1, round(ticket.eta_seconds / 60))
+        if ticket.fresh == ticket.releases:
+            await respond(
+                interaction,
+                t("✅ All your releases were checked in the last few minutes.", locale),
+            )
+            return
         queued = tn("🔎 Queued {n} release.", "🔎 Queued {n} releases.", ticket.releases, locale)
         later = t(
             "Discogs allows only so many requests a minute, so results arrive within about "
@@ -336,10 +342,18 @@ class Wanted(commands.Cog):
             interaction.user.id, interaction.guild_id, username, progress
         )
         text = import_text(summary, username, True, locale)
+        shown = False
         if message is not None:
-            await message.edit(content=text)
-        else:
-            await respond(interaction, text)
+            try:
+                await message.edit(content=text)
+                shown = True
+            except discord.HTTPException as exc:
+                log.info("could not show the import summary: %s", exc)
+        if not shown:
+            # A long import can outlive the interaction (15 minutes): the summary goes by DM.
+            await self.bot.services.notices.notify_once(
+                interaction.user.id, f"import:{interaction.id}", text
+            )
 
 
 def paused_text(name: str, locale: str) -> str:

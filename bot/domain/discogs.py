@@ -460,6 +460,14 @@ _COUNTRY_ALIASES: dict[str, str] = {
     "br": "brazil",
     "mx": "mexico",
     "za": "south africa",
+    # CLDR (Babel) names offered by the /wanted ships_from autocomplete → Discogs' names.
+    "czechia": "czech republic",
+    "türkiye": "turkey",
+    "hong kong sar china": "hong kong",
+    "macao sar china": "macau",
+    "south korea": "korea, republic of",
+    "russia": "russia",
+    "united states of america": "united states",
 }
 
 

@@ -106,10 +106,12 @@ def entry_status(evaluation: Evaluation | None, num_for_sale: int | None) -> Ent
         return EntryStatus.no_listings
     if evaluation is None:
         return EntryStatus.monitoring
+    if not evaluation.matched:
+        return EntryStatus.monitoring
     passed = {c.name for c in evaluation.checks if c.status is CheckStatus.PASSED}
     if "underpriced" in passed:
         return EntryStatus.underpriced
-    if evaluation.matched and "price" in passed:
+    if "price" in passed:
         return EntryStatus.price_matched
     return EntryStatus.monitoring
 

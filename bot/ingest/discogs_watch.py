@@ -23,11 +23,10 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.outbox import Wakeup
@@ -62,10 +61,19 @@ from bot.ingest.discogs_client import (
 )
 from bot.ingest.discogs_listings import ListingSource, NoListingSource, SourceOffer, SourceResult
 from bot.ingest.ratelimit import Priority
-from db.models import DiscogsTargetRow, WantedRow, utcnow
+from db.models import WantedRow, utcnow
 from db.repositories.wanted import WantedRepository, to_criteria
 
 log = logging.getLogger(__name__)
+
+SUGGESTION_RETRY = timedelta(hours=1)
+"""After a failed price-suggestion fetch, wait this long before asking again."""
+MATCHED = frozenset({"price_matched", "underpriced"})
+MAX_CONFIRMS = 10
+"""At most this many listing reads per poll, however many entries want the release."""
+FX_NOISE = Decimal("0.98")
+"""A stats-level lowest price must fall at least 2 % to count as a drop: Discogs converts
+prices at today's rate, so an unchanged copy wobbles by fractions of a percent."""
 
 TargetKey = tuple[str, int, str]  # (kind, id, currency)
 
@@ -100,6 +108,8 @@ class _Observed:
     suggestions: dict[str, list[object]] | None = None
     source: SourceResult | None = None
     confirmed: dict[int, SourceOffer | None] = field(default_factory=dict)
+    suggestions_fresh: bool = False
+    suggestions_retry: bool = False
 
 
 def _money(cents: int, currency: str) -> Money:
@@ -213,47 +223,53 @@ class DiscogsWatcher:
             async with limit:
                 return await self.poll(key)
 
-        results = await asyncio.gather(*(one(k) for k in claimed))
+        results = await asyncio.gather(*(one(k) for k in claimed))  # poll() never raises
         if any(r.alerts for r in results) and self.wakeup is not None:
             self.wakeup.set()
         return len(results)
 
     async def _claim(self) -> list[TargetKey]:
+        """Lease the due targets (only those still due when the lease is written, so two
+        processes never poll one release at once)."""
         now = self.clock()
         async with self.sessions.begin() as session:
-            rows = await WantedRepository(session).due_targets(now, self.settings.batch)
-            keys = [(r.kind, r.target_id, r.currency) for r in rows]
-            if rows:
-                await session.execute(
-                    update(DiscogsTargetRow)
-                    .where(DiscogsTargetRow.id.in_([r.id for r in rows]))
-                    .values(next_check_at=now + self.settings.lease)
-                )
-        return keys
-
-    # ---- one poll -----------------------------------------------------------------------------
+            return await WantedRepository(session).claim_due(
+                now, self.settings.batch, now + self.settings.lease
+            )
 
     async def poll(self, key: TargetKey, priority: Priority = Priority.POLL) -> PollResult:
-        """Poll one target now and record everything it tells us."""
+        """Poll one target now and record everything it tells us. Never raises: a failure is
+        recorded on the target (``/admin discogs``) and changes no entry."""
         kind, target_id, currency = key
         self.polls += 1
-        async with self.sessions() as session:
-            repo = WantedRepository(session)
-            target = await repo.ensure_target(kind, target_id, currency)
-            entries = await repo.active_for_target(kind, target_id, currency)
-            previous = (target.num_for_sale, target.lowest_cents, target.suggestions)
-            suggested_at = target.suggested_at
-            await session.commit()
         try:
+            async with self.sessions() as session:
+                repo = WantedRepository(session)
+                target = await repo.ensure_target(kind, target_id, currency)
+                entries = await repo.active_for_target(kind, target_id, currency)
+                previous = (target.num_for_sale, target.lowest_cents, target.suggestions)
+                suggested_at = target.suggested_at
+                await session.commit()
             observed = await self._observe(key, entries, previous, suggested_at, priority)
+            alerts = await self._record(key, observed)
         except DiscogsError as exc:
-            self.failures += 1
             reason = "not found on Discogs" if isinstance(exc, DiscogsNotFound) else str(exc)[:200]
-            await self._record_failure(key, reason)
-            log.info("Discogs poll of %s %s failed: %s", kind, target_id, reason)
-            return PollResult(key, ok=False, error=reason)
-        alerts = await self._record(key, observed)
+            return await self._failed(key, reason)
+        except Exception:
+            # One bad poll (a database hiccup, odd data) must not stop the others or leave the
+            # target leased without a word: record it and move on; the traceback is logged.
+            log.exception("Discogs poll of %s %s failed unexpectedly", kind, target_id)
+            return await self._failed(key, "internal error (see the bot's log)")
         return PollResult(key, ok=True, alerts=alerts)
+
+    async def _failed(self, key: TargetKey, reason: str) -> PollResult:
+        self.failures += 1
+        log.info("Discogs poll of %s %s failed: %s", key[0], key[1], reason)
+        try:
+            await self._record_failure(key, reason)
+        except Exception:
+            log.exception("could not record the failed poll of %s %s", key[0], key[1])
+        return PollResult(key, ok=False, error=reason)
 
     async def _stats(self, kind: str, target_id: int, currency: str, pri: Priority) -> MarketStats:
         if kind == "master":
@@ -273,7 +289,12 @@ class DiscogsWatcher:
         stats = await self._stats(kind, target_id, currency, priority)
         observed = _Observed(stats=stats, suggestions=previous[2])
         if self._needs_suggestions(kind, entries, suggested_at):
-            observed.suggestions = await self._suggestions(target_id)
+            fetched = await self._suggestions(target_id)
+            if fetched is None:  # failed: keep what we had, try again in an hour
+                observed.suggestions_retry = True
+            else:
+                observed.suggestions = fetched
+                observed.suggestions_fresh = True
         lowest = stats.lowest_price
         if lowest is None or not stats.num_for_sale or kind != "release":
             return observed
@@ -322,13 +343,12 @@ class DiscogsWatcher:
         """Re-read the cheapest matching offers through the API (status, price, seller rating):
         a sell page may be minutes old. A 404 means sold; an outage keeps the page's data."""
         assert observed.source is not None
-        matching: list[SourceOffer] = []
-        for offer in sorted(observed.source.offers, key=lambda o: o.price.amount):
-            snapshot = listing_snapshot(offer, None, "")
-            if any(evaluate(self._without_under(e), snapshot).matched for e in entries):
-                matching.append(offer)
-            if len(matching) >= self.settings.confirm_per_poll:
-                break
+        matching = pick_offers(
+            observed.source.offers,
+            [self._without_under(e) for e in entries],
+            currency,
+            self.settings.confirm_per_poll,
+        )
         for offer in matching:
             try:
                 fresh = await self.client.listing(offer.listing_id, currency)
@@ -336,12 +356,16 @@ class DiscogsWatcher:
                 observed.confirmed[offer.listing_id] = None
                 continue
             except DiscogsError:
-                observed.confirmed[offer.listing_id] = offer
+                keep = offer.price.currency == currency  # the page's data, if comparable
+                observed.confirmed[offer.listing_id] = offer if keep else None
                 continue
             if fresh.status and fresh.status.casefold() != "for sale":
                 observed.confirmed[offer.listing_id] = None
                 continue
-            observed.confirmed[offer.listing_id] = _merge(offer, fresh, currency)
+            merged = _merge(offer, fresh, currency)
+            # An offer in another currency is only usable once the API gave its price in ours.
+            usable = merged.price.currency == currency
+            observed.confirmed[offer.listing_id] = merged if usable else None
 
     @staticmethod
     def _without_under(entry: WantedRow) -> WantedCriteria:
@@ -395,10 +419,11 @@ class DiscogsWatcher:
             target.recent_lowest = history
             target.failures = 0
             target.last_error = self._source_note(observed.source)
-            if observed.suggestions is not None and observed.suggestions != target.suggestions:
+            if observed.suggestions_fresh:
                 target.suggestions = observed.suggestions
-            if observed.suggestions is not None:
                 target.suggested_at = now
+            elif observed.suggestions_retry:
+                target.suggested_at = now - self.settings.suggestion_ttl + SUGGESTION_RETRY
             target.next_check_at = now + next_delay(near, rnd=self.rnd())
         return alerts
 
@@ -437,7 +462,7 @@ class DiscogsWatcher:
             source = observed.source
             if source is not None and source.usable:
                 made = await self._listing_alerts(session, entry, criteria, observed, history, now)
-            elif evaluation.matched:
+            elif evaluation.matched and _news_for(entry, price.amount, num):
                 facts = OfferFacts(level="stats", price=price, num_for_sale=num)
                 key = stats_alert_key(
                     entry.user_id,
@@ -499,16 +524,58 @@ class DiscogsWatcher:
 
     # ---- for commands -----------------------------------------------------------------------
 
-    async def check_now(self, targets: Sequence[TargetKey]) -> float:
+    async def check_now(self, targets: Sequence[TargetKey], *, ahead: int = 0) -> float:
         """Make ``targets`` due now and return an estimate, in seconds, of when their results
-        will be in (the polls queue behind the rate limit instead of jumping it)."""
+        will be in: they queue behind the ``ahead`` targets already due and the rate limit,
+        instead of jumping it."""
         now = self.clock()
         async with self.sessions.begin() as session:
             await WantedRepository(session).move_due(targets, now)
         self.poke()
         limiter = self.client.limiter
         per_request = 60.0 / max(1, limiter.per_minute - limiter.reserve)
-        return limiter.estimate_wait(Priority.POLL) + per_request * len(targets)
+        return limiter.estimate_wait(Priority.POLL) + per_request * (ahead + len(targets))
+
+
+def _news_for(entry: WantedRow, lowest: Decimal, num: int | None) -> bool:
+    """Whether a stats-level match is news to this entry: it did not match at its last check
+    (new, edited, resumed, or the price just came under the maximum), a copy was added, or the
+    lowest price really dropped. An unchanged copy never alerts twice, whatever the exchange
+    rate does."""
+    if entry.status not in MATCHED or entry.lowest_cents is None:
+        return True
+    if num is not None and entry.num_for_sale is not None and num > entry.num_for_sale:
+        return True
+    return lowest <= from_cents(entry.lowest_cents) * FX_NOISE
+
+
+def pick_offers(
+    offers: Sequence[SourceOffer], criteria: Sequence[WantedCriteria], currency: str, cap: int
+) -> list[SourceOffer]:
+    """The offers worth confirming: each entry's cheapest candidate first (an offer in another
+    currency is a candidate whenever everything but the price fits: the API converts it), then
+    the cheapest of the rest up to ``cap`` — so a strict entry still gets its copy when a
+    lenient one matches many."""
+    ours = sorted((o for o in offers if o.price.currency == currency), key=lambda o: o.price.amount)
+    ranked = [*ours, *(o for o in offers if o.price.currency != currency)]
+
+    def fits(offer: SourceOffer, c: WantedCriteria) -> bool:
+        if offer.price.currency != currency:
+            c = replace(c, max_price=None)
+        return evaluate(c, listing_snapshot(offer, None, "")).matched
+
+    limit = max(cap, min(len(criteria), MAX_CONFIRMS))
+    chosen: dict[int, SourceOffer] = {}
+    for c in criteria:
+        first = next((o for o in ranked if fits(o, c)), None)
+        if first is not None and len(chosen) < limit:
+            chosen.setdefault(first.listing_id, first)
+    for offer in ranked:
+        if len(chosen) >= cap:
+            break
+        if any(fits(offer, c) for c in criteria):
+            chosen.setdefault(offer.listing_id, offer)
+    return list(chosen.values())
 
 
 def _sleeve_text(offer: SourceOffer) -> str | None:

@@ -210,4 +210,6 @@ def discogs_parts(
         can_suggest=settings.discogs_token is not None,
     )
     sell_page = "on" if settings.discogs_sell_page else "off"
-    return watcher, WantedService(sessions, client, watcher, sell_page=sell_page)
+    cooldown = timedelta(seconds=settings.discogs_check_cooldown_seconds)
+    wanted = WantedService(sessions, client, watcher, sell_page=sell_page, check_cooldown=cooldown)
+    return watcher, wanted

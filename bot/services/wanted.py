@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -45,6 +45,7 @@ from db.repositories.wanted import WantedRepository, to_criteria
 log = logging.getLogger(__name__)
 
 MAX_ENTRIES = 1000
+
 MAX_COUNTRIES = 10
 MAX_IMPORT_PAGES = 50  # 5,000 items at 100 a page
 CLEAR = ("none", "clear", "any", "off")
@@ -126,6 +127,7 @@ class WantedAlertView:
 class CheckTicket:
     releases: int
     eta_seconds: float
+    fresh: int = 0  # releases skipped because they were checked moments ago
 
 
 @dataclass(slots=True)
@@ -290,8 +292,10 @@ class WantedService:
         watcher: DiscogsWatcher,
         *,
         sell_page: str = "off",
+        check_cooldown: timedelta = timedelta(minutes=5),
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        self.check_cooldown = check_cooldown
         self.sessions = sessions
         self.client = client
         self.watcher = watcher
@@ -482,13 +486,18 @@ class WantedService:
     # ---- check now ----------------------------------------------------------------------------
 
     async def check(self, user_id: int) -> CheckTicket:
-        """Queue a poll of every release on the user's active list now."""
+        """Queue a poll of every release on the user's active list that was not checked in the
+        last few minutes (so repeating the command cannot take the polling budget over)."""
+        now = self.clock()
         async with self.sessions() as session:
-            targets = await WantedRepository(session).targets_of_user(user_id)
-        if not targets:
-            raise UserFacingError("nothing to check: your wanted list has no active entries")
-        eta = await self.watcher.check_now(targets)
-        return CheckTicket(len(targets), eta)
+            repo = WantedRepository(session)
+            targets = await repo.targets_of_user(user_id)
+            if not targets:
+                raise UserFacingError("nothing to check: your wanted list has no active entries")
+            stale = await repo.not_checked_since(targets, now - self.check_cooldown)
+            ahead = await repo.due_count(now)
+        eta = await self.watcher.check_now(stale, ahead=ahead) if stale else 0.0
+        return CheckTicket(len(targets), eta, fresh=len(targets) - len(stale))
 
     # ---- import -------------------------------------------------------------------------------
 
@@ -507,7 +516,9 @@ class WantedService:
         page = 1
         while True:
             try:
-                wants = await self.client.wantlist(username, page, 100)
+                # LISTING, above polls: the user is watching the progress message, and an
+                # import of 50 pages must not wait behind every poll it makes due.
+                wants = await self.client.wantlist(username, page, 100, priority=Priority.LISTING)
             except ValueError:
                 raise UserFacingError("not a Discogs username", field="username") from None
             except DiscogsNotFound:

@@ -101,13 +101,13 @@ def draft_embed(draft: WantedDraft, locale: str) -> discord.Embed:
     return embed
 
 
-def entry_line(entry: WantedView, locale: str) -> str:
+def status_line(entry: WantedView, locale: str) -> str:
+    """ "✅ price matched · 4 for sale, lowest 35.00 USD" """
     label = STATUS_LABELS.get(entry.status)
     status = t(label, locale) if label else entry.status
     if not entry.active:
         status = t("⏸️ paused", locale)
-    market = _market(entry.lowest, entry.num_for_sale, locale)
-    return f"`#{entry.id}` **{clean(entry.name, 120)}** · {status} · {market}"
+    return f"{status} · {_market(entry.lowest, entry.num_for_sale, locale)}"
 
 
 def list_pages(entries: Sequence[WantedView], locale: str) -> list[discord.Embed]:
@@ -122,7 +122,7 @@ def list_pages(entries: Sequence[WantedView], locale: str) -> list[discord.Embed
             embed.add_field(
                 name=clean(f"#{entry.id} {entry.name}", 250),
                 value=(
-                    entry_line(entry, locale).split(" · ", 1)[1]
+                    status_line(entry, locale)
                     + "\n"
                     + " · ".join(criteria_lines(entry.criteria, locale))
                 )[:FIELD_VALUE_LIMIT],
@@ -144,9 +144,7 @@ def entry_embed(entry: WantedView, heading: str, locale: str) -> discord.Embed:
         value="\n".join(criteria_lines(entry.criteria, locale))[:FIELD_VALUE_LIMIT],
         inline=False,
     )
-    embed.add_field(
-        name=t("Status", locale), value=entry_line(entry, locale).split(" · ", 1)[1], inline=False
-    )
+    embed.add_field(name=t("Status", locale), value=status_line(entry, locale), inline=False)
     image = safe_url(entry.thumb_url)
     if image:
         embed.set_thumbnail(url=image)

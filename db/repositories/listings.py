@@ -168,8 +168,10 @@ class ListingRepository:
         ]
 
     async def recent(self, limit: int = 200) -> list[Listing]:
+        """The newest listings people can buy (not the snapshots wanted alerts store)."""
         rows = await self.session.scalars(
             select(ListingRow)
+            .where(ListingRow.source != "discogs")
             .order_by(ListingRow.created_at.desc(), ListingRow.id.desc())
             .limit(limit)
         )

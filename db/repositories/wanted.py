@@ -170,7 +170,9 @@ class WantedRepository:
             )
         )
 
-    async def due_targets(self, now: datetime, limit: int) -> list[DiscogsTargetRow]:
+    async def due_targets(
+        self, now: datetime, limit: int, *, lock: bool = False
+    ) -> list[DiscogsTargetRow]:
         """Targets due now that someone still actively wants, most overdue first."""
         wanted = (
             select(WantedRow.id)
@@ -182,13 +184,56 @@ class WantedRepository:
             )
             .exists()
         )
-        rows = await self.session.scalars(
+        query = (
             select(DiscogsTargetRow)
             .where(DiscogsTargetRow.next_check_at <= now, wanted)
             .order_by(DiscogsTargetRow.next_check_at, DiscogsTargetRow.id)
             .limit(limit)
         )
-        return list(rows)
+        if lock:
+            query = query.with_for_update(skip_locked=True, of=DiscogsTargetRow)
+        return list(await self.session.scalars(query))
+
+    async def claim_due(
+        self, now: datetime, limit: int, lease_until: datetime
+    ) -> list[tuple[str, int, str]]:
+        """Lease up to ``limit`` due targets and return their keys. The UPDATE re-checks that
+        each is still due (``RETURNING`` what it changed), so of two processes claiming at
+        once each target goes to one; PostgreSQL also skips rows another claim has locked."""
+        candidates = await self.due_targets(now, limit, lock=True)
+        if not candidates:
+            return []
+        claimed = await self.session.execute(
+            update(DiscogsTargetRow)
+            .where(
+                DiscogsTargetRow.id.in_([c.id for c in candidates]),
+                DiscogsTargetRow.next_check_at <= now,
+            )
+            .values(next_check_at=lease_until)
+            .returning(DiscogsTargetRow.kind, DiscogsTargetRow.target_id, DiscogsTargetRow.currency)
+            .execution_options(synchronize_session=False)
+        )
+        return [(k, i, c) for k, i, c in claimed]
+
+    async def not_checked_since(
+        self, targets: Sequence[tuple[str, int, str]], since: datetime
+    ) -> list[tuple[str, int, str]]:
+        """Those of ``targets`` not polled since ``since`` (never-polled ones included)."""
+        fresh = set()
+        for kind, target_id, currency in targets:
+            row = await self.target(kind, target_id, currency)
+            if row is not None and row.checked_at is not None and row.checked_at >= since:
+                fresh.add((kind, target_id, currency))
+        return [t for t in targets if t not in fresh]
+
+    async def due_count(self, now: datetime) -> int:
+        """Targets already due (the queue a /wanted check joins)."""
+        total = await self.session.scalar(
+            select(func.count())
+            .select_from(DiscogsTargetRow)
+            .where(DiscogsTargetRow.next_check_at <= now)
+        )
+        return int(total or 0)
 
     async def next_checks(self, limit: int = 5) -> list[DiscogsTargetRow]:
         rows = await self.session.scalars(

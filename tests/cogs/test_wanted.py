@@ -82,7 +82,7 @@ async def test_add_confirms_with_the_release_then_alerts_by_dm(hw: Harness) -> N
     assert labels == ["Pause this wanted entry", "Open on Discogs"]
 
     # The same lowest price never alerts twice.
-    await hw.services.wanted.check(ALICE)
+    await hw.services.discogs_watcher.check_now([("release", RUMOURS, "USD")])
     await poll_and_deliver(hw)
     assert len(hw.dms_to(ALICE)) == 1
 
@@ -103,7 +103,7 @@ async def test_a_cheaper_copy_alerts_again_and_above_max_never(
     await poll_and_deliver(hw)
     assert len(hw.dms_to(ALICE)) == 0 and len(hw.dms_to(BOB)) == 1
     discogs.set_market(RUMOURS, 29.5, 5)
-    await hw.services.wanted.check(ALICE)
+    await hw.services.discogs_watcher.check_now([("release", RUMOURS, "USD")])  # falls due
     await poll_and_deliver(hw)
     assert len(hw.dms_to(ALICE)) == 1 and len(hw.dms_to(BOB)) == 2
     # Two previews (one per /wanted add), then one poll per round however many users want it.
@@ -173,6 +173,9 @@ async def test_check_queues_and_says_when(hw: Harness) -> None:
     await add(hw, ALICE)
     reply = await hw.invoke(ALICE, "wanted check")
     assert "Queued 1 release." in (reply.content or "") and "min" in (reply.content or "")
+    await poll_and_deliver(hw)
+    again = await hw.invoke(ALICE, "wanted check")  # cannot take the polling budget over
+    assert "checked in the last few minutes" in (again.content or "")
 
 
 async def test_import_reads_every_page_with_notes(hw: Harness, discogs: DiscogsStandin) -> None:

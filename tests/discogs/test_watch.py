@@ -375,3 +375,146 @@ def test_reference_prefers_the_suggestion_in_the_same_currency() -> None:
     money, name = reference_for(Grade.VERY_GOOD_PLUS, "EUR", suggestions, [1000, 2000, 3000], 3)
     assert money == Money(Decimal("20.00"), "EUR") and "median of 3" in name
     assert reference_for(None, "EUR", None, [1000], 3) == (None, "")
+
+
+# ---- regressions found in review -------------------------------------------------------------
+
+
+def api_listing(world: World, n: int, price: float, condition: str) -> None:
+    world.discogs.listings[n] = {
+        "id": n,
+        "status": "For Sale",
+        "condition": condition,
+        "sleeve_condition": "Very Good Plus (VG+)",
+        "ships_from": "Germany",
+        "price": {"value": price, "currency": "USD"},
+        "seller": {"username": "s", "stats": {"rating": "99.9", "total": 10}},
+        "uri": f"https://www.discogs.com/sell/item/{n}",
+    }
+
+
+async def test_an_unchanged_copy_never_alerts_again_whatever_the_exchange_rate(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tests.standins.discogs as standin
+
+    await world.add(1, max_price="€28")  # one unchanged 30 USD copy
+    await world.poll_all()
+    for rate in (0.905, 0.91, 0.9):
+        monkeypatch.setitem(standin.RATES, "EUR", rate)
+        world.clock.advance(hours=3)
+        await world.poll_all()
+    assert len(await world.alerts()) == 1
+
+
+async def test_a_copy_that_failed_the_grade_is_not_alerted_later_at_stats_level(
+    world: World,
+) -> None:
+    world.source.result = SourceResult(
+        SourceStatus.OK, (offer(1001, "30", Grade.GOOD, Grade.VERY_GOOD),)
+    )
+    api_listing(world, 1001, 30, "Good (G)")
+    await world.add(1, max_price="35", media="VG+")
+    for _ in range(2):
+        await world.poll_all()
+        world.clock.advance(hours=3)
+    assert await world.alerts() == []
+
+
+async def test_one_copy_one_alert_across_levels(world: World) -> None:
+    world.source.result = SourceResult(
+        SourceStatus.OK, (offer(1003, "30", Grade.NEAR_MINT, Grade.VERY_GOOD_PLUS),)
+    )
+    api_listing(world, 1003, 30, "Near Mint (NM or M-)")
+    await world.add(1, max_price="35")
+    for _ in range(2):
+        await world.poll_all()
+        world.clock.advance(hours=3)
+    assert [a.discogs_listing_id for a in await world.alerts()] == [1003]
+
+
+async def test_a_strict_entry_still_gets_its_copy_when_a_lenient_one_matches_many(
+    world: World,
+) -> None:
+    copies = [(2001, "30", Grade.GOOD), (2002, "31", Grade.GOOD), (2003, "32", Grade.GOOD)]
+    offers = [offer(n, p, g, Grade.VERY_GOOD) for n, p, g in copies]
+    offers.append(offer(2004, "34", Grade.NEAR_MINT, Grade.NEAR_MINT))
+    world.source.result = SourceResult(SourceStatus.OK, tuple(offers))
+    for n, p, _ in copies:
+        api_listing(world, n, float(p), "Good (G)")
+    api_listing(world, 2004, 34, "Near Mint (NM or M-)")
+    await world.add(1, max_price="35")
+    await world.add(2, max_price="35", media="NM")
+    await world.poll_all()
+    got = {(a.user_id, a.discogs_listing_id) for a in await world.alerts()}
+    assert (2, 2004) in got and (1, 2001) in got
+
+
+async def test_an_offer_in_another_currency_is_confirmed_through_the_api(world: World) -> None:
+    pounds = SourceOffer(
+        listing_id=3001,
+        price=Money(Decimal("20"), "GBP"),
+        media=Grade.NEAR_MINT,
+        sleeve=Grade.NEAR_MINT,
+        ships_from="United Kingdom",
+        seller="s",
+        seller_rating=100.0,
+        uri="https://www.discogs.com/sell/item/3001",
+    )
+    world.source.result = SourceResult(SourceStatus.OK, (pounds,))
+    api_listing(world, 3001, 25, "Near Mint (NM or M-)")  # the API answers in USD
+    await world.add(1, max_price="35", media="VG+")
+    await world.poll_all()
+    [alert] = await world.alerts()
+    assert (alert.discogs_listing_id, alert.price_cents, alert.currency) == (3001, 2500, "USD")
+
+
+async def test_two_watchers_never_claim_the_same_release(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from db.repositories.wanted import WantedRepository
+
+    await world.add(1, max_price="35")
+    barrier = asyncio.Barrier(2)
+    original = WantedRepository.due_targets
+
+    async def in_step(
+        self: WantedRepository, now: datetime, limit: int, *, lock: bool = False
+    ) -> list[DiscogsTargetRow]:
+        rows = await original(self, now, limit, lock=lock)
+        await asyncio.wait_for(barrier.wait(), 2)  # both have read before either writes
+        return rows
+
+    monkeypatch.setattr(WantedRepository, "due_targets", in_step)
+    other = DiscogsWatcher(world.sessions, world.watcher.client, clock=world.clock)
+    try:
+        claims = await asyncio.wait_for(
+            asyncio.gather(world.watcher._claim(), other._claim(), return_exceptions=True), 10
+        )
+    except TimeoutError:  # PostgreSQL: the second claim waits for the first one's lock
+        claims = []
+    got = [c for c in claims if isinstance(c, list)]
+    assert sum(len(c) for c in got) <= 1
+
+
+async def test_failing_price_suggestions_are_retried_hourly_not_every_poll(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.ingest.discogs_client import DiscogsUnavailable
+
+    calls = 0
+
+    async def broken(release_id: int, **_: object) -> dict[str, Money]:
+        nonlocal calls
+        calls += 1
+        raise DiscogsUnavailable("HTTP 500")
+
+    monkeypatch.setattr(world.watcher.client, "price_suggestions", broken)
+    await world.add(1, underpriced_percent=20)
+    for _ in range(4):  # 4 polls, 11 minutes apart
+        await world.wanted.watcher.check_now([("release", RELEASE, "USD")])
+        await world.poll_all()
+        world.clock.advance(minutes=11)
+    assert calls == 1

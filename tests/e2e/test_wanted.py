@@ -35,6 +35,7 @@ async def discogs_world(tmp_path: Path) -> AsyncIterator[tuple[World, DiscogsSta
             "DISCOGS_API_BASE": discogs.base_url,
             "DISCOGS_TOKEN": TOKEN,
             "DISCOGS_USER_AGENT": USER_AGENT,
+            "DISCOGS_CHECK_COOLDOWN_SECONDS": "0",  # the test checks again seconds later
         }
         async with started_world(tmp_path, **env) as world:
             yield world, discogs
