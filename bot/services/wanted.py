@@ -182,6 +182,14 @@ def view_of(row: WantedRow) -> WantedView:
     )
 
 
+URL_LIMIT = 500  # the image columns' size
+
+
+def fits(url: str | None) -> str | None:
+    """An image URL that fits its column (a longer one is dropped, never cut into a bad link)."""
+    return url if url is not None and len(url) <= URL_LIMIT else None
+
+
 def _blank(text: str | None) -> bool:
     return text is not None and text.strip().casefold() in CLEAR
 
@@ -348,8 +356,8 @@ class WantedService:
             artists=", ".join(artists)[:300],
             year=year,
             formats=formats[:200],
-            thumb_url=thumb,
-            cover_url=cover,
+            thumb_url=fits(thumb),
+            cover_url=fits(cover),
             currency=currency,
             criteria=criteria,
             lowest=None if lowest is None else Money(lowest.amount, lowest.currency),
@@ -575,8 +583,8 @@ class WantedService:
                     artists=", ".join(item.artists)[:300],
                     year=item.year,
                     formats=", ".join(item.formats)[:200],
-                    thumb_url=item.thumb,
-                    cover_url=item.thumb,
+                    thumb_url=fits(item.thumb),
+                    cover_url=fits(item.thumb),
                     source=f"import:{username}"[:80],
                     ships_from=[],
                 )
