@@ -38,6 +38,9 @@ EXTENSIONS = (
     "cogs.digests",
     "cogs.preferences",
     "cogs.wanted",
+    "cogs.watch",
+    "cogs.listing",
+    "cogs.deals",
 )
 
 

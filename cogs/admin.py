@@ -5,6 +5,7 @@ integration settings), so every command also checks ``manage_guild`` when it run
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -18,13 +19,19 @@ from bot.delivery.notices import channel_name
 from bot.delivery.render import BRAND_COLOUR, FIELD_VALUE_LIMIT, clean, cut
 from bot.errors import PermissionDeniedError
 from bot.i18n import N_, locale_of, t, tn
+from bot.ingest.feeds import MAX_INTERVAL, MIN_INTERVAL
 from bot.services.deliveries import DeliveryHealth
 from cogs.ui.embeds import stats_embed
+from cogs.ui.feed_embeds import added_embed, feed_list_pages
+from cogs.ui.options import CHOICE_LIMIT, MAX_CHOICES, category_autocomplete, services_of
+from cogs.ui.paginator import Paginator
 from cogs.ui.replies import defer, respond
 from cogs.ui.wanted_embeds import discogs_status_embed
 
 if TYPE_CHECKING:
     from bot.client import DealScoutBot
+
+log = logging.getLogger(__name__)
 
 Choice = app_commands.Choice
 T = TypeVar("T")
@@ -33,6 +40,29 @@ SCOPES = [
     Choice(name=locale_str("guild (copy global commands to this server; instant)"), value="guild"),
     Choice(name=locale_str("global (every server; can take a while)"), value="global"),
 ]
+
+
+FEED = locale_str("One of this server's feeds")
+
+
+async def feed_autocomplete(interaction: discord.Interaction, current: str) -> list[Choice[str]]:
+    """This server's feeds (never another server's), for those who may manage them; the value
+    is the feed id. (Autocompletes run no command checks, so the permission is checked here.)"""
+    if interaction.guild_id is None or not interaction.permissions.manage_guild:
+        return []
+    try:
+        feeds = await services_of(interaction).feeds.autocomplete(interaction.guild_id, current)
+    except Exception:
+        log.exception("feed autocomplete failed")
+        return []
+    locale = locale_of(interaction)
+    choices = []
+    for feed in feeds[:MAX_CHOICES]:
+        label = f"#{feed.id} {feed.name}"
+        if feed.paused:
+            label = t("{name} (paused)", locale, name=label)
+        choices.append(Choice(name=label[:CHOICE_LIMIT], value=str(feed.id)))
+    return choices
 
 
 def in_guild() -> Callable[[T], T]:
@@ -117,6 +147,12 @@ class Admin(commands.Cog):
         guild_only=True,
         allowed_contexts=app_commands.AppCommandContext(guild=True),
         default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    feed = app_commands.Group(
+        name="feed",
+        description=locale_str("Listing feeds (RSS, Atom, JSON Feed) that bring in listings"),
+        parent=admin,
     )
 
     def __init__(self, bot: DealScoutBot) -> None:
@@ -206,6 +242,100 @@ class Admin(commands.Cog):
         await defer(interaction)
         status = await self.bot.services.wanted.status()
         await respond(interaction, embed=discogs_status_embed(status, locale_of(interaction)))
+
+    # ---- /admin feed ----------------------------------------------------------------------------
+
+    @feed.command(name="add", description=locale_str("Add a listing feed to this server"))
+    @app_commands.describe(
+        url=locale_str("The feed's address (RSS, Atom or JSON Feed), http:// or https://"),
+        category=locale_str("The category its listings get, e.g. Computers"),
+        interval=locale_str("Seconds between fetches, at least 60 (default 900: 15 minutes)"),
+    )
+    @app_commands.autocomplete(category=category_autocomplete)
+    @manage_guild
+    @in_guild()
+    async def feed_add(
+        self,
+        interaction: discord.Interaction,
+        url: app_commands.Range[str, 1, 2048],
+        category: app_commands.Range[str, 1, 100] | None = None,
+        interval: app_commands.Range[int, MIN_INTERVAL, MAX_INTERVAL] | None = None,
+    ) -> None:
+        assert interaction.guild_id is not None
+        await defer(interaction)  # fetching the feed can take a few seconds
+        added = await self.bot.services.feeds.add(
+            interaction.guild_id,
+            interaction.user.id,
+            url,
+            category=category,
+            interval=interval,
+        )
+        await respond(interaction, embed=added_embed(added, locale_of(interaction)))
+
+    @feed.command(
+        name="list", description=locale_str("This server's feeds: status, interval, last success")
+    )
+    @manage_guild
+    @in_guild()
+    async def feed_list(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        await defer(interaction)
+        locale = locale_of(interaction)
+        feeds = await self.bot.services.feeds.list_for_guild(interaction.guild_id)
+        if not feeds:
+            text = t("This server has no feeds yet. Add one with `/admin feed add`.", locale)
+            await respond(interaction, text)
+            return
+        pages = feed_list_pages(feeds, locale)
+        await Paginator(interaction.user.id, pages, locale=locale).start(interaction)
+
+    @feed.command(name="pause", description=locale_str("Stop fetching a feed for now"))
+    @app_commands.describe(feed=FEED)
+    @app_commands.autocomplete(feed=feed_autocomplete)
+    @manage_guild
+    @in_guild()
+    async def feed_pause(self, interaction: discord.Interaction, feed: str) -> None:
+        assert interaction.guild_id is not None
+        await defer(interaction)
+        view = await self.bot.services.feeds.set_paused(interaction.guild_id, feed, True)
+        text = t(
+            "⏸️ Paused **{name}**: it is not fetched until you resume it.",
+            locale_of(interaction),
+            name=clean(view.name, 200),
+        )
+        await respond(interaction, text)
+
+    @feed.command(name="resume", description=locale_str("Start fetching a paused feed again"))
+    @app_commands.describe(feed=FEED)
+    @app_commands.autocomplete(feed=feed_autocomplete)
+    @manage_guild
+    @in_guild()
+    async def feed_resume(self, interaction: discord.Interaction, feed: str) -> None:
+        assert interaction.guild_id is not None
+        await defer(interaction)
+        view = await self.bot.services.feeds.set_paused(interaction.guild_id, feed, False)
+        text = t(
+            "▶️ Resumed **{name}**: it is fetched again now.",
+            locale_of(interaction),
+            name=clean(view.name, 200),
+        )
+        await respond(interaction, text)
+
+    @feed.command(name="remove", description=locale_str("Remove a feed from this server"))
+    @app_commands.describe(feed=FEED)
+    @app_commands.autocomplete(feed=feed_autocomplete)
+    @manage_guild
+    @in_guild()
+    async def feed_remove(self, interaction: discord.Interaction, feed: str) -> None:
+        assert interaction.guild_id is not None
+        await defer(interaction)
+        view = await self.bot.services.feeds.remove(interaction.guild_id, feed)
+        text = t(
+            "🗑️ Removed **{name}**. Listings it already brought in stay.",
+            locale_of(interaction),
+            name=clean(view.name, 200),
+        )
+        await respond(interaction, text)
 
     @admin.command(
         name="sync", description=locale_str("Bot owner only: publish the slash commands")

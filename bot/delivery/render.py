@@ -177,7 +177,10 @@ def listing_embed(listing: Listing, locale: str = "en") -> discord.Embed:
 
 def alert_buttons(rule_id: int, listing_id: int, locale: str = "en") -> discord.ui.View:
     """Buttons for an alert. The view is stopped before sending: the dynamic items registered
-    by the alerts cog answer the clicks, so nothing per message is kept in memory."""
+    by the alerts cog (and "Watch price" by the watch cog) answer the clicks, so nothing per
+    message is kept in memory."""
+    from bot.delivery.render_watch import WATCH_PRICE_ID  # render_watch imports this module
+
     view = discord.ui.View(timeout=None)
     view.add_item(
         discord.ui.Button(
@@ -191,6 +194,13 @@ def alert_buttons(rule_id: int, listing_id: int, locale: str = "en") -> discord.
             label=t("Not interested", locale),
             style=discord.ButtonStyle.secondary,
             custom_id=NOT_INTERESTED_ID.format(listing_id=listing_id),
+        )
+    )
+    view.add_item(
+        discord.ui.Button(
+            label=t("Watch price", locale),
+            style=discord.ButtonStyle.secondary,
+            custom_id=WATCH_PRICE_ID.format(listing_id=listing_id),
         )
     )
     view.stop()

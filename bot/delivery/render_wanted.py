@@ -24,7 +24,9 @@ from bot.delivery.render import (
     cut,
     safe_url,
 )
+from bot.delivery.render_watch import watch_buttons, watch_embed, watch_headline
 from bot.delivery.senders.base import OutgoingAlert
+from bot.delivery.watch_alerts import WATCH_ALERT
 from bot.domain.listing import Listing
 from bot.i18n import t
 
@@ -112,9 +114,11 @@ def wanted_buttons(wanted_id: int, url: str | None, locale: str = "en") -> disco
 
 
 def embed_for(alert: OutgoingAlert, locale: str = "en") -> discord.Embed:
-    """The embed of any alert: a deal alert or a wanted-list alert."""
+    """The embed of any alert: a deal alert, a wanted-list alert or a price-drop alert."""
     if alert.is_wanted:
         return wanted_embed(alert.listing, alert.rule.name, locale)
+    if alert.kind == WATCH_ALERT:
+        return watch_embed(alert.listing, locale)
     return alert_embed(
         alert.listing, AlertContext(alert.rule, alert.distance_mi, alert.listing.url), locale
     )
@@ -123,11 +127,15 @@ def embed_for(alert: OutgoingAlert, locale: str = "en") -> discord.Embed:
 def buttons_for(alert: OutgoingAlert, locale: str = "en") -> discord.ui.View:
     if alert.is_wanted:
         return wanted_buttons(alert.rule.id, alert.listing.url, locale)
+    if alert.kind == WATCH_ALERT:
+        return watch_buttons(alert.rule.id, alert.listing, locale)
     return alert_buttons(alert.rule.id, alert.listing.id, locale)
 
 
 def headline_for(alert: OutgoingAlert, locale: str = "en") -> str:
     """The message text above the embed (markdown in the name escaped)."""
+    if alert.kind == WATCH_ALERT:
+        return watch_headline(alert.listing, locale)
     name = discord.utils.escape_mentions(discord.utils.escape_markdown(alert.rule.name))
     if alert.is_wanted:
         return t("🎵 Wanted-list match: **{name}**", locale, name=name)

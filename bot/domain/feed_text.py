@@ -486,7 +486,7 @@ _PAYMENT_WORDS = frozenset({
 })  # fmt: skip
 
 
-def _is_payment_only(have: str) -> bool:
+def is_payment_only(have: str) -> bool:
     """ "[H] $300 PayPal [W] RTX 4090" offers money: it is a buyer's post, nothing is for sale."""
     words = re.findall(r"[a-z&]+", have.casefold())
     return bool(words) and all(w in _PAYMENT_WORDS for w in words)
@@ -507,7 +507,7 @@ def extract_price(
     title_text = title
     swap = parse_swap_title(title)
     if swap is not None:
-        if not swap.have or _is_payment_only(swap.have):
+        if not swap.have or is_payment_only(swap.have):
             return None
         title_text = swap.have
     found = _price_in(title_text, default, MAX_TITLE_CHARS, allow_free=True)

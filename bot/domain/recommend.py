@@ -25,13 +25,15 @@ deal score d, confidence c    ``+1.00 x (d - 0.5) x c``   "18% below typical"
   to :data:`RADIUS_SLACK` (50%) beyond its radius; the points fall linearly from 0.60 at the edge
   of the alert to 0.30 when the whole slack is used. Keywords, excluded words, category,
   condition and minimum score are never relaxed: they say *what* the user wants.
-* **Similarity** ``s`` is the cosine of TF-IDF vectors (scikit-learn, fitted on the candidate
-  titles of this one call) of folded, meaningful words and word pairs: a listing's title against
-  an alert's keywords (its name when it has none), a watched listing's title, a dismissed one's.
-  Below :data:`MIN_SIMILARITY` (0.2) a similarity is noise and counts nothing.
-* **Only the best alert counts**: the alert signals of a listing are not added up (a listing
-  that matches an alert nearly always also shares its words), the strongest one is its alert fit.
-  The watch signal and the dismissal penalty are each the most similar listing's.
+* **Similarity** ``s`` is the cosine of TF-IDF vectors (scikit-learn, fitted on this call's
+  candidate titles and the user's texts) of folded, meaningful words and word pairs: a listing's
+  title against an alert's keywords (its name when it has none), a watched listing's title, a
+  dismissed one's. Below :data:`MIN_SIMILARITY` (0.2) a similarity is noise and counts nothing.
+  An alert's similarity counts only for an alert that does not already fit and whose other
+  checks (price and place within the slack, category, condition, excluded words) pass: "gaming
+  desktop PC" is like the alert "gaming pc", but not at three times its budget.
+* **Only the best alert counts**: a listing's alert signals are not added up, the strongest is
+  its alert fit. The watch signal and the dismissal penalty are each the most similar listing's.
 * **Deal**: the listing's explainable deal score (:mod:`bot.domain.deal_score`) moves it by at
   most 0.5 either way, scaled by how many comparables the score rests on (its confidence). An
   unscored listing gets nothing.
@@ -59,6 +61,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from itertools import pairwise
 from typing import Final
 
@@ -86,6 +89,7 @@ __all__ = [
     "SignalKind",
     "Signals",
     "Similar",
+    "Unused",
     "deal_facts",
     "gather_signals",
     "rank",
@@ -254,11 +258,15 @@ def rule_fit(rule: Rule, listing: Listing) -> RuleFit | None:
     The exact answer is :func:`bot.domain.matching.matches` (the alert pipeline's own meaning);
     "almost" is the same check on the relaxed rule. A seller's own listing never fits.
     """
+    return _fit(rule, replace(rule, active=True), _relaxed(rule), listing)
+
+
+def _fit(rule: Rule, active: Rule, relaxed: Rule, listing: Listing) -> RuleFit | None:
     if rule.seller_is_owner(listing):
         return None
-    if matches(replace(rule, active=True), listing):
+    if matches(active, listing):
         return RuleFit(rule.id, rule.name, strict=True)
-    if not matches(_relaxed(rule), listing):
+    if not matches(relaxed, listing):
         return None
     price_over = None
     if (
@@ -292,6 +300,13 @@ def rule_fit(rule: Rule, listing: Listing) -> RuleFit | None:
 # --------------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1 << 14)
+def _terms(text: str) -> tuple[str, ...]:
+    meaningful = keyword_set(text)
+    words = [w for w in tokens(text) if w in meaningful]
+    return (*words, *(f"{a} {b}" for a, b in pairwise(words)))
+
+
 def terms(text: str) -> list[str]:
     """The TF-IDF features of a text: its meaningful folded words, then adjacent word pairs.
 
@@ -299,17 +314,16 @@ def terms(text: str) -> list[str]:
     nothing about the item ("new", "for", "obo"...) are those :func:`keyword_set` drops, and the
     pairs make "aeron chair" closer to "aeron chair" than to "gaming chair".
     """
-    meaningful = keyword_set(text)
-    words = [w for w in tokens(text) if w in meaningful]
-    return words + [f"{a} {b}" for a, b in pairwise(words)]
+    return list(_terms(text))
 
 
 def similarity_matrix(documents: Sequence[str], queries: Sequence[str]) -> npt.NDArray[np.float64]:
     """Cosine similarity of every document (row) to every query (column), in [0, 1].
 
-    TF-IDF (sublinear term frequency, smoothed idf, l2 norm) fitted on ``documents`` only: a
-    word that is in every candidate title says little about any of them. Query words no
-    candidate uses are ignored.
+    TF-IDF (sublinear term frequency, smoothed idf, l2 norm) fitted on this call's texts, the
+    documents and the queries together: a word in most candidate titles says little about any
+    of them, and a query's own words stay in its norm, so "Cherry desk" is only a little like
+    "Walnut desk" (the word they share is common) rather than as like it as "desk" alone.
     """
     out = np.zeros((len(documents), len(queries)), dtype=np.float64)
     if not documents or not queries:
@@ -318,11 +332,11 @@ def similarity_matrix(documents: Sequence[str], queries: Sequence[str]) -> npt.N
 
     vectorizer = TfidfVectorizer(analyzer=terms, sublinear_tf=True, norm="l2")
     try:
-        docs = vectorizer.fit_transform(documents)
-    except ValueError:  # no meaningful word in any title
+        vectorizer.fit([*documents, *queries])
+    except ValueError:  # not one meaningful word anywhere
         return out
-    products = (docs @ vectorizer.transform(queries).T).toarray()
-    return np.clip(np.asarray(products, dtype=np.float64), 0.0, 1.0)
+    products = vectorizer.transform(documents) @ vectorizer.transform(queries).T
+    return np.clip(np.asarray(products.toarray(), dtype=np.float64), 0.0, 1.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -344,7 +358,12 @@ class Signals:
     """Everything known about one candidate for one user, strongest first in each list."""
 
     fits: tuple[RuleFit, ...] = ()
+    """The user's alerts that match the listing, exactly or almost."""
     rule_similar: tuple[Similar, ...] = ()
+    """The alerts whose words are most like the title, whatever their other checks say."""
+    similar_alerts: tuple[Similar, ...] = ()
+    """Of those, the ones that count: similar enough, not already a fit, and every check but
+    the keywords passing within the slack (price, place, category, condition, excluded words)."""
     watched_similar: tuple[Similar, ...] = ()
     not_interested_similar: tuple[Similar, ...] = ()
     deal: DealFacts | None = None
@@ -354,16 +373,23 @@ def _rule_query(rule: Rule) -> str:
     return " ".join(rule.keywords) if rule.keywords else rule.name
 
 
-def _top(row: npt.NDArray[np.float64], subjects: Sequence[tuple[int, str]]) -> tuple[Similar, ...]:
-    """The most similar subjects of one candidate (ties: the earlier subject), zeros left out."""
+def _tops(
+    block: npt.NDArray[np.float64], subjects: Sequence[tuple[int, str]]
+) -> list[tuple[Similar, ...]]:
+    """Per row of ``block`` (a candidate), its most similar subjects, zeros left out; ties go to
+    the earlier subject."""
     if not subjects:
-        return ()
-    order = np.argsort(-row, kind="stable")[:SIGNALS_KEPT]
-    return tuple(
-        Similar(subjects[i][0], subjects[i][1], round(float(row[i]), 4))
-        for i in order.tolist()
-        if row[i] > 0
-    )
+        return [() for _ in range(block.shape[0])]
+    order = np.argsort(-block, axis=1, kind="stable")[:, :SIGNALS_KEPT]
+    best = np.take_along_axis(block, order, axis=1)
+    return [
+        tuple(
+            Similar(subjects[j][0], subjects[j][1], round(v, 4))
+            for j, v in zip(cols, values, strict=True)
+            if v > 0
+        )
+        for cols, values in zip(order.tolist(), best.tolist(), strict=True)
+    ]
 
 
 def gather_signals(listings: Sequence[Listing], profile: Profile) -> list[Signals]:
@@ -371,10 +397,15 @@ def gather_signals(listings: Sequence[Listing], profile: Profile) -> list[Signal
 
     Alert fits come from a :class:`RuleIndex` of the user's alerts *relaxed* by the slack, so
     each listing looks up only the alerts that could fit it; each candidate pair is then decided
-    by :func:`rule_fit`. Similarities come from one TF-IDF fit over the listing titles.
+    by :func:`rule_fit`. Similarities come from one TF-IDF fit over the titles and the user's
+    texts; an alert's similarity counts only where the alert does not fit and its checks other
+    than the keywords pass within the slack (a similar title over the budget is not "for you").
     """
     rules = {r.id: r for r in profile.rules}
-    index = RuleIndex.build(_relaxed(r) for r in rules.values())
+    relaxed = {r.id: _relaxed(r) for r in rules.values()}
+    active = {r.id: replace(r, active=True) for r in rules.values()}
+    wordless = {i: replace(r, keywords=()) for i, r in relaxed.items()}
+    index = RuleIndex.build(relaxed.values())
     rule_subjects = [(r.id, r.name) for r in rules.values()]
     watched = [(s.listing_id, s.title) for s in profile.watched]
     dismissed = [(s.listing_id, s.title) for s in profile.not_interested]
@@ -382,17 +413,32 @@ def gather_signals(listings: Sequence[Listing], profile: Profile) -> list[Signal
     queries += [title for _, title in watched] + [title for _, title in dismissed]
     sims = similarity_matrix([listing.title for listing in listings], queries)
     a, b = len(rule_subjects), len(rule_subjects) + len(watched)
+    by_rule, by_watch, by_dismissal = (
+        _tops(sims[:, :a], rule_subjects),
+        _tops(sims[:, a:b], watched),
+        _tops(sims[:, b:], dismissed),
+    )
     out = []
     for i, listing in enumerate(listings):
-        fits = (rule_fit(rules[rid], listing) for rid in index.match(listing) if rid in rules)
+        ids = index.match(listing)
+        fits = (_fit(rules[r], active[r], relaxed[r], listing) for r in ids)
         found = sorted((f for f in fits if f is not None), key=lambda f: (-f.points, f.rule_id))
-        row = sims[i]
+        fitted = {f.rule_id for f in found}
+        similar = tuple(
+            sim
+            for sim in by_rule[i]
+            if sim.similarity >= MIN_SIMILARITY
+            and sim.subject_id not in fitted
+            and not rules[sim.subject_id].seller_is_owner(listing)
+            and matches(wordless[sim.subject_id], listing)
+        )
         out.append(
             Signals(
                 fits=tuple(found),
-                rule_similar=_top(row[:a], rule_subjects),
-                watched_similar=_top(row[a:b], watched),
-                not_interested_similar=_top(row[b:], dismissed),
+                rule_similar=by_rule[i],
+                similar_alerts=similar,
+                watched_similar=by_watch[i],
+                not_interested_similar=by_dismissal[i],
                 deal=deal_facts(listing),
             )
         )
@@ -404,20 +450,31 @@ def gather_signals(listings: Sequence[Listing], profile: Profile) -> list[Signal
 # --------------------------------------------------------------------------------------------
 
 
+class Unused(enum.StrEnum):
+    """Why a signal is shown but adds no points."""
+
+    WEAK = "weak"  # similarity under MIN_SIMILARITY
+    NOT_STRONGEST = "not_strongest"  # only the best alert / most similar listing counts
+    CHECKS_FAIL = "checks_fail"  # words like an alert whose other checks fail
+
+
 @dataclass(frozen=True, slots=True)
 class Contribution:
-    """One signal's points. ``counted`` is False for the weaker alert signals (only the best
-    alert counts) and for similarities under :data:`MIN_SIMILARITY`; ``/deals why`` shows them."""
+    """One signal's points; ``unused`` says why a signal shown by ``/deals why`` adds nothing."""
 
     kind: SignalKind
     points: float
-    counted: bool = True
+    unused: Unused | None = None
     subject: str = ""
     """The alert's name or the other listing's title (untrusted text: escape it to show it)."""
     subject_id: int | None = None
     similarity: float | None = None
     fit: RuleFit | None = None
     deal: DealFacts | None = None
+
+    @property
+    def counted(self) -> bool:
+        return self.unused is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,34 +496,114 @@ class Recommendation:
         return sum(c.points for c in self.breakdown if c.counted and c.kind is kind)
 
 
-def _similar(kind: SignalKind, sim: Similar, counted: bool) -> Contribution:
-    ok = counted and sim.similarity >= MIN_SIMILARITY
-    return Contribution(
-        kind,
-        round(WEIGHTS[kind] * sim.similarity, 4),
-        counted=ok,
-        subject=sim.subject,
-        subject_id=sim.subject_id,
-        similarity=sim.similarity,
+@dataclass(frozen=True, slots=True)
+class _Tally:
+    """The counted points of one candidate, without building its breakdown (ranking 2,000
+    candidates needs only these; the breakdown is built for the few that are shown)."""
+
+    alert: float
+    alert_pick: RuleFit | Similar | None
+    """The one alert signal that counts: the strongest fit or alert similarity."""
+    watch: float
+    dismissal: float
+    deal: float
+
+    @property
+    def fit(self) -> float:
+        return self.alert + self.watch
+
+    @property
+    def total(self) -> float:
+        return round(self.alert + self.watch + self.dismissal + self.deal, 4)
+
+    def eligible(self, personal: bool) -> bool:
+        return self.total > 0 and (self.fit > 0 if personal else self.deal > 0)
+
+
+def _sim_points(kind: SignalKind, sim: Similar) -> float:
+    return round(WEIGHTS[kind] * sim.similarity, 4)
+
+
+def _first_counted(kind: SignalKind, sims: tuple[Similar, ...]) -> float:
+    if not sims or sims[0].similarity < MIN_SIMILARITY:
+        return 0.0
+    return _sim_points(kind, sims[0])
+
+
+def _deal_points(deal: DealFacts | None) -> float:
+    if deal is None:
+        return 0.0
+    return round(WEIGHTS[SignalKind.DEAL] * (deal.score - 0.5) * deal.confidence, 4)
+
+
+def _tally(signals: Signals) -> _Tally:
+    """Which signals count and for how much (see the module docstring)."""
+    pick: RuleFit | Similar | None = None
+    best = 0.0
+    for fit in signals.fits:  # strongest first; a fit wins a tie with a similarity
+        if pick is None or round(fit.points, 4) > best:
+            pick, best = fit, round(fit.points, 4)
+    for sim in signals.similar_alerts:
+        points = _sim_points(SignalKind.ALERT_SIMILAR, sim)
+        if sim.similarity >= MIN_SIMILARITY and (pick is None or points > best):
+            pick, best = sim, points
+    return _Tally(
+        alert=best if pick is not None else 0.0,
+        alert_pick=pick,
+        watch=_first_counted(SignalKind.WATCH_SIMILAR, signals.watched_similar),
+        dismissal=_first_counted(SignalKind.NOT_INTERESTED_SIMILAR, signals.not_interested_similar),
+        deal=_deal_points(signals.deal),
     )
 
 
-def _alert_contributions(signals: Signals) -> list[Contribution]:
-    """Every alert signal; only the single strongest one is counted."""
-    found = [
+def _unused(sim: Similar, counts: bool) -> Unused | None:
+    if sim.similarity < MIN_SIMILARITY:
+        return Unused.WEAK
+    return None if counts else Unused.NOT_STRONGEST
+
+
+def _breakdown(signals: Signals, tally: _Tally) -> list[Contribution]:
+    pick = tally.alert_pick
+    parts = [
         Contribution(
             SignalKind.ALERT_MATCH if f.strict else SignalKind.ALERT_NEAR,
             round(f.points, 4),
+            None if f == pick else Unused.NOT_STRONGEST,
             subject=f.rule_name,
             subject_id=f.rule_id,
             fit=f,
         )
         for f in signals.fits
     ]
-    found += [_similar(SignalKind.ALERT_SIMILAR, s, True) for s in signals.rule_similar]
-    usable = [c for c in found if c.counted]
-    best = max(usable, key=lambda c: c.points, default=None)  # first of equals: a fit
-    return [c if c is best else replace(c, counted=False) for c in found]
+    fitted = {f.rule_id for f in signals.fits}
+    extra = [s for s in signals.similar_alerts if s not in signals.rule_similar]
+    for sim in (*signals.rule_similar, *extra):
+        if sim.subject_id in fitted:
+            continue  # the fit says more than the words
+        if sim.similarity >= MIN_SIMILARITY and sim not in signals.similar_alerts:
+            unused: Unused | None = Unused.CHECKS_FAIL
+        else:
+            unused = _unused(sim, sim == pick)
+        parts.append(_similar_part(SignalKind.ALERT_SIMILAR, sim, unused))
+    for kind, sims in (
+        (SignalKind.WATCH_SIMILAR, signals.watched_similar),
+        (SignalKind.NOT_INTERESTED_SIMILAR, signals.not_interested_similar),
+    ):
+        parts += [_similar_part(kind, s, _unused(s, i == 0)) for i, s in enumerate(sims)]
+    if signals.deal is not None:
+        parts.append(Contribution(SignalKind.DEAL, tally.deal, deal=signals.deal))
+    return parts
+
+
+def _similar_part(kind: SignalKind, sim: Similar, unused: Unused | None) -> Contribution:
+    return Contribution(
+        kind,
+        _sim_points(kind, sim),
+        unused,
+        subject=sim.subject,
+        subject_id=sim.subject_id,
+        similarity=sim.similarity,
+    )
 
 
 def score(listing: Listing, signals: Signals, *, personal: bool = True) -> Recommendation:
@@ -474,54 +611,55 @@ def score(listing: Listing, signals: Signals, *, personal: bool = True) -> Recom
 
     ``personal`` False (the user has no alerts and watches nothing) ranks by the deal alone.
     """
-    parts = _alert_contributions(signals)
-    for kind, sims in (
-        (SignalKind.WATCH_SIMILAR, signals.watched_similar),
-        (SignalKind.NOT_INTERESTED_SIMILAR, signals.not_interested_similar),
-    ):
-        parts += [_similar(kind, s, counted=i == 0) for i, s in enumerate(sims)]
-    deal = signals.deal
-    if deal is not None:
-        points = WEIGHTS[SignalKind.DEAL] * (deal.score - 0.5) * deal.confidence
-        parts.append(Contribution(SignalKind.DEAL, round(points, 4), deal=deal))
-    counted = [c for c in parts if c.counted]
-    total = round(sum(c.points for c in counted), 4)
-    fit = sum(c.points for c in counted if c.kind in _FIT_KINDS)
-    deal_points = sum(c.points for c in counted if c.kind is SignalKind.DEAL)
-    eligible = total > 0 and (fit > 0 if personal else deal_points > 0)
+    tally = _tally(signals)
+    parts = _breakdown(signals, tally)
     breakdown = sorted(parts, key=lambda c: (not c.counted, -abs(c.points)))
-    fits = sorted(
-        (c for c in counted if c.kind in _FIT_KINDS and c.points > 0), key=lambda c: -c.points
-    )
+    fits = [c for c in breakdown if c.counted and c.kind in _FIT_KINDS and c.points > 0]
     reason = fits[:REASON_FIT_PARTS]
     reason += [
         c
-        for c in counted
+        for c in breakdown
         if c.kind is SignalKind.DEAL and c.deal is not None and round(c.deal.percent_below) >= 1
     ]
-    return Recommendation(listing, total, eligible, tuple(breakdown), tuple(reason), signals)
+    return Recommendation(
+        listing, tally.total, tally.eligible(personal), tuple(breakdown), tuple(reason), signals
+    )
 
 
-def _order(rec: Recommendation) -> tuple[float, float, float, int]:
-    deal = rec.listing.deal_score
-    newer = -rec.listing.created_at.timestamp()
-    return (-rec.total, -(deal if deal is not None else -1.0), newer, -rec.listing.id)
+def _order(total: float, listing: Listing) -> tuple[float, float, float, int]:
+    deal = listing.deal_score
+    newer = -listing.created_at.timestamp()
+    return (-total, -(deal if deal is not None else -1.0), newer, -listing.id)
 
 
 @dataclass(frozen=True, slots=True)
 class Ranking:
-    ranked: list[Recommendation]
-    """The eligible recommendations, best first."""
-    by_id: dict[int, Recommendation]
-    """Every candidate's scored recommendation, eligible or not."""
+    """Every candidate of one call, scored; the eligible ones in order."""
+
     personal: bool
+    order: tuple[int, ...]
+    """Ids of the eligible listings, best first."""
+    entries: dict[int, tuple[Listing, Signals]]
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def top(self, limit: int) -> list[Recommendation]:
+        return [r for r in map(self.get, self.order[:limit]) if r is not None]
+
+    def get(self, listing_id: int) -> Recommendation | None:
+        """The scored recommendation of any candidate, eligible or not."""
+        entry = self.entries.get(listing_id)
+        if entry is None:
+            return None
+        return score(entry[0], entry[1], personal=self.personal)
 
     def position(self, listing_id: int) -> int | None:
         """1-based rank of a listing among the eligible ones, ``None`` when it is not one."""
-        for i, rec in enumerate(self.ranked, 1):
-            if rec.listing.id == listing_id:
-                return i
-        return None
+        try:
+            return self.order.index(listing_id) + 1
+        except ValueError:
+            return None
 
 
 def rank(listings: Iterable[Listing], profile: Profile) -> Ranking:
@@ -529,13 +667,18 @@ def rank(listings: Iterable[Listing], profile: Profile) -> Ranking:
     unique = list({listing.id: listing for listing in listings}.values())
     personal = profile.personal
     signals = gather_signals(unique, profile)
-    scored = [score(li, s, personal=personal) for li, s in zip(unique, signals, strict=True)]
-    ranked = sorted((r for r in scored if r.eligible), key=_order)
-    return Ranking(ranked, {r.listing.id: r for r in scored}, personal)
+    keyed = []
+    for listing, found in zip(unique, signals, strict=True):
+        tally = _tally(found)
+        if tally.eligible(personal):
+            keyed.append((_order(tally.total, listing), listing.id))
+    keyed.sort()
+    entries = {li.id: (li, s) for li, s in zip(unique, signals, strict=True)}
+    return Ranking(personal, tuple(i for _, i in keyed), entries)
 
 
 def recommend(
     listings: Iterable[Listing], profile: Profile, limit: int = 10
 ) -> list[Recommendation]:
     """The ``limit`` best recommendations."""
-    return rank(listings, profile).ranked[:limit]
+    return rank(listings, profile).top(limit)

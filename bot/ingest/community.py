@@ -176,14 +176,20 @@ class ListingService:
         return result
 
     async def ingest(
-        self, listing: Listing, *, hold: timedelta | None = None, external_id: str | None = None
+        self,
+        listing: Listing,
+        *,
+        hold: timedelta | None = None,
+        external_id: str | None = None,
+        match: bool = True,
     ) -> IngestResult:
-        """Score, store and match a listing; queue its alerts in the same transaction."""
+        """Score, store and match a listing; queue its alerts in the same transaction.
+        ``match=False`` stores without alerting (a new feed's backlog)."""
         async with self.sessions.begin() as session:
             listings = ListingRepository(session)
             scored = await self._scored(listings, listing)
             stored = await listings.add(scored, external_id=external_id)
-            rule_ids = self.index.match(stored)
+            rule_ids = self.index.match(stored) if match else []
             rules = await RuleRepository(session).get_many(rule_ids)
             # The DB is the truth: re-check the stored rules, so an index that drifted from the
             # database (another process edited a rule) can never alert on stale terms.

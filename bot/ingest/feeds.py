@@ -39,13 +39,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.feed_text import (
-    _is_payment_only,
     extract_price,
+    is_payment_only,
     location_from_tag,
     parse_swap_title,
 )
 from bot.domain.listing import DEFAULT_CURRENCY, Listing
-from bot.domain.matching import RuleIndex
 from bot.domain.rule import GeocodeFn
 from bot.domain.text import normalise_category
 from bot.errors import NotFoundError, UserFacingError
@@ -206,7 +205,7 @@ def entry_listing(
     location = None
     swap = parse_swap_title(item.title)
     if swap is not None:
-        if not swap.have or _is_payment_only(swap.have):
+        if not swap.have or is_payment_only(swap.have):
             return None
         title = swap.have
         if swap.location is not None:
@@ -247,9 +246,9 @@ class _Changes:
 
 
 def _changes(stored: Listing, fresh: Listing) -> _Changes:
-    """A price that vanished, or moved to another currency, is left as it was: neither is a
-    point in this listing's price history."""
-    same_currency = stored.price is None or fresh.currency == stored.currency
+    """A price that vanished, or is in another currency than the listing's (``revise`` keeps
+    the currency), is left as it was: neither is a point in this listing's price history."""
+    same_currency = fresh.currency == stored.currency
     price_moved = fresh.price is not None and fresh.price != stored.price and same_currency
     return _Changes(
         price=fresh.price if price_moved else None,
@@ -277,16 +276,6 @@ class FeedService:
         self.clock = clock
         self.settings = settings or PollSettings()
         self.rnd = rnd
-        # The backlog of a new feed goes down the same ingest path (scored, stored, price
-        # history), with an empty rule index: there is nothing it could match.
-        self._quiet = ListingService(
-            listings.sessions,
-            RuleIndex(),
-            listings.geocode,
-            listings.wakeup,
-            min_comparables=listings.min_comparables,
-            clock=listings.clock,
-        )
         self._poke = asyncio.Event()
         self._stopping = False
 
@@ -492,9 +481,11 @@ class FeedService:
                     revised += 1
                 continue
             fresh = item.published is not None and now - item.published <= FRESH_WINDOW
-            path = self._quiet if feed.first and not fresh else self.listings
+            # A new feed's backlog goes down the same ingest path (scored, stored, price
+            # history) without matching: nobody wants 500 alerts for old entries at once.
+            alerting = not feed.first or fresh
             try:
-                ingested = await path.ingest(listing, external_id=ext)
+                ingested = await self.listings.ingest(listing, external_id=ext, match=alerting)
             except IntegrityError:  # stored meanwhile by a poller whose lease had run out
                 continue
             new += 1

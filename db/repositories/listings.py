@@ -15,6 +15,10 @@ from bot.domain.text import category_prefixes
 from db.models import ListingRow, PriceHistory
 from db.repositories import LIKE_ESCAPE, contains_pattern
 
+SNAPSHOT_SOURCES = ("discogs", "watch")
+"""Listings rows that are one user's alert snapshot (a Discogs offer, a price drop), not
+something for sale to everyone: kept out of /alert test, recommendations and comparables."""
+
 
 def category_key(category: str | None) -> str | None:
     """The top-level category key, used to find comparable listings quickly."""
@@ -171,7 +175,7 @@ class ListingRepository:
         """The newest listings people can buy (not the snapshots wanted alerts store)."""
         rows = await self.session.scalars(
             select(ListingRow)
-            .where(ListingRow.source != "discogs")
+            .where(ListingRow.source.not_in(SNAPSHOT_SOURCES))
             .order_by(ListingRow.created_at.desc(), ListingRow.id.desc())
             .limit(limit)
         )

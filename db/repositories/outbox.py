@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ListingRow, OutboxRow, OutboxStatus, utcnow
 
-ALERT_KINDS = ("deal_alert", "wanted_alert")
-"""Kinds of rows that are one alert about one listing (deal rules and Discogs wanted entries);
-the rest are digests. Kept in step with ``bot.delivery.subjects.ALERT_KINDS``."""
+ALERT_KINDS = ("deal_alert", "wanted_alert", "watch_alert")
+"""Kinds of rows that are one alert about one listing (deal rules, Discogs wanted entries and
+price watches); the rest are digests. Kept in step with ``bot.delivery.subjects.ALERT_KINDS``."""
 
 
 @dataclass(frozen=True, slots=True)

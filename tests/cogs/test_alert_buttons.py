@@ -1,4 +1,5 @@
-"""The persistent buttons on every alert message ("Pause this alert", "Not interested")."""
+"""The persistent buttons on every alert message ("Pause this alert", "Not interested"; "Watch
+price" is tested in test_watch.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ async def alert_dm(h: Harness) -> Post:
     await h.deliver()
     [post] = h.dms_to(ALICE)
     labels = [b["label"] for row in post.components for b in row["components"]]
-    assert labels == ["Pause this alert", "Not interested"]
+    assert labels == ["Pause this alert", "Not interested", "Watch price"]
     return post
 
 

@@ -33,6 +33,11 @@ async def test_the_tree_holds_the_expected_commands(h: Harness) -> None:
         "admin alert-channel",
         "admin deliveries",
         "admin discogs",
+        "admin feed add",
+        "admin feed list",
+        "admin feed pause",
+        "admin feed remove",
+        "admin feed resume",
         "admin marketplace-channel",
         "admin stats",
         "admin sync",
@@ -45,6 +50,11 @@ async def test_the_tree_holds_the_expected_commands(h: Harness) -> None:
         "alert resume",
         "alert show",
         "alert test",
+        "deals for-me",
+        "deals why",
+        "listing edit",
+        "listing remove",
+        "listing sold",
         "prefs categories",
         "prefs channel-order",
         "prefs channels",
@@ -79,6 +89,10 @@ async def test_the_tree_holds_the_expected_commands(h: Harness) -> None:
         "wanted pause",
         "wanted remove",
         "wanted resume",
+        "watch add",
+        "watch history",
+        "watch list",
+        "watch remove",
     ]
 
 
@@ -105,7 +119,7 @@ async def test_every_command_and_option_is_named_and_described(h: Harness) -> No
 
 async def test_the_schema_discord_receives_is_valid(h: Harness) -> None:
     payload = [c.to_dict(h.tree) for c in h.tree.get_commands()]
-    assert len(payload) == 5
+    assert len(payload) == 8
     for command in payload:
         assert len(str(command)) < 8000  # Discord's limit on a command's total size
     admin = next(c for c in payload if c["name"] == "admin")

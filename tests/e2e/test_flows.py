@@ -104,7 +104,7 @@ async def test_walkthrough_two_buyers_get_their_dm_and_the_third_rule_nothing(wo
             assert expected in text, (expected, text)
         assert f"Matched your alert “{rule}”" in embed["footer"]["text"]
         assert embed["url"].endswith(f"/{post.channel_id}/{post.id}"), "links to the listing post"
-        assert set(buttons(dm)) == {"Pause this alert", "Not interested"}
+        assert set(buttons(dm)) == {"Pause this alert", "Not interested", "Watch price"}
     await quiet_for(world, [carol, dave])
     world.discord.assert_clean()
 

@@ -77,7 +77,7 @@ def test_clean_cuts_with_ellipsis() -> None:
 async def test_alert_buttons_carry_stable_custom_ids() -> None:
     view = alert_buttons(rule_id=42, listing_id=7)
     ids = [c["custom_id"] for row in view.to_components() for c in row["components"]]
-    assert ids == ["ds:pause:42", "ds:nope:7"]
+    assert ids == ["ds:pause:42", "ds:nope:7", "ds:watch:7"]
     assert view.is_finished(), "stopped: discord.py keeps nothing per message (cogs answer the ids)"
 
 

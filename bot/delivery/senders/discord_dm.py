@@ -4,6 +4,7 @@ needs no member cache (``Intents.default()`` has none) and one fewer request."""
 from __future__ import annotations
 
 import discord
+from sqlalchemy.exc import IntegrityError
 
 from bot.delivery.render import NO_PINGS
 from bot.delivery.render_digest import digest_buttons, digest_embed, page_count
@@ -72,8 +73,17 @@ class DiscordDMSender(DiscordSender):
         return row.timezone is None and not row.timezone_tip_sent, row.language
 
     async def _tip_sent(self, user_id: int) -> None:
-        async with self.sessions.begin() as session:
-            (await PreferencesRepository(session).get_or_create(user_id)).timezone_tip_sent = True
+        """Remember the tip was given. Two alerts sent at once may both create the row: the
+        loser retries on the row the winner made (the DM itself was already posted)."""
+        for attempt in range(2):
+            try:
+                async with self.sessions.begin() as session:
+                    prefs = await PreferencesRepository(session).get_or_create(user_id)
+                    prefs.timezone_tip_sent = True
+                return
+            except IntegrityError:
+                if attempt:
+                    raise
 
     async def send(self, alert: OutgoingAlert) -> int | None:
         try:
