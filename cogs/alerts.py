@@ -8,8 +8,7 @@ single handler in ``cogs/errors.py``.
 from __future__ import annotations
 
 import logging
-import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -30,6 +29,7 @@ from bot.domain.rule import RuleInput
 from bot.errors import UserFacingError
 from bot.i18n import N_, locale_of, t
 from bot.services.deliveries import HistoryItem
+from cogs.ui.buttons import IdButton
 from cogs.ui.confirm import ConfirmView
 from cogs.ui.embeds import rule_list_pages, rule_summary_embed, test_report_embed
 from cogs.ui.options import (
@@ -40,7 +40,7 @@ from cogs.ui.options import (
     services_of,
 )
 from cogs.ui.paginator import Paginator
-from cogs.ui.replies import defer, respond, send_error
+from cogs.ui.replies import defer, respond
 
 if TYPE_CHECKING:
     from bot.client import DealScoutBot
@@ -401,83 +401,32 @@ class Alerts(commands.Cog):
         await respond(interaction, embed=test_report_embed(report, locale_of(interaction)))
 
 
-class PauseAlertButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=PAUSE_RULE_PATTERN,
-):
-    """ "Pause this alert" on an alert message; survives restarts (the id is in the custom id).
-    The service checks ownership, so someone else's click finds nothing."""
+class PauseAlertButton(IdButton, template=PAUSE_RULE_PATTERN):
+    """ "Pause this alert" on an alert message."""
 
-    def __init__(self, rule_id: int, locale: str = "en") -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=t("Pause this alert", locale),
-                style=discord.ButtonStyle.secondary,
-                custom_id=PAUSE_RULE_ID.format(rule_id=rule_id),
-            )
+    button_label = N_("Pause this alert")
+    id_format = PAUSE_RULE_ID
+
+    async def answer(self, interaction: discord.Interaction, locale: str) -> str:
+        rule = await services_of(interaction).rules.set_active_by_id(
+            interaction.user.id, self.item_id, False
         )
-        self.rule_id = rule_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction,
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> PauseAlertButton:
-        return cls(int(match["rule_id"]), locale_of(interaction))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            rule = await services_of(interaction).rules.set_active_by_id(
-                interaction.user.id, self.rule_id, False
-            )
-            await respond(interaction, paused_text(rule.name, locale_of(interaction)))
-        except Exception as exc:
-            await send_error(interaction, exc)
+        return paused_text(rule.name, locale)
 
 
-class NotInterestedButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=NOT_INTERESTED_PATTERN,
-):
+class NotInterestedButton(IdButton, template=NOT_INTERESTED_PATTERN):
     """ "Not interested" on an alert message: remembered, and pending alerts for it are dropped."""
 
-    def __init__(self, listing_id: int, locale: str = "en") -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=t("Not interested", locale),
-                style=discord.ButtonStyle.secondary,
-                custom_id=NOT_INTERESTED_ID.format(listing_id=listing_id),
-            )
+    button_label = N_("Not interested")
+    id_format = NOT_INTERESTED_ID
+
+    async def answer(self, interaction: discord.Interaction, locale: str) -> str:
+        added = await services_of(interaction).feedback.not_interested(
+            interaction.user.id, self.item_id
         )
-        self.listing_id = listing_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction,
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> NotInterestedButton:
-        return cls(int(match["listing_id"]), locale_of(interaction))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            added = await services_of(interaction).feedback.not_interested(
-                interaction.user.id, self.listing_id
-            )
-            locale = locale_of(interaction)
-            text = (
-                t("👍 Noted: you won't hear about this listing again.", locale)
-                if added
-                else t("You already marked this listing as not interesting.", locale)
-            )
-            await respond(interaction, text)
-        except Exception as exc:
-            await send_error(interaction, exc)
+        if added:
+            return t("👍 Noted: you won't hear about this listing again.", locale)
+        return t("You already marked this listing as not interesting.", locale)
 
 
 async def setup(bot: DealScoutBot) -> None:

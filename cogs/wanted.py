@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from babel import Locale
@@ -20,8 +19,9 @@ from discord.ext import commands
 from bot.delivery.render import clean
 from bot.delivery.render_wanted import PAUSE_WANTED_ID, PAUSE_WANTED_PATTERN
 from bot.errors import UserFacingError
-from bot.i18n import locale_of, t, tn
+from bot.i18n import N_, locale_of, t, tn
 from bot.services.wanted import ImportProgress, WantedOptions
+from cogs.ui.buttons import IdButton
 from cogs.ui.confirm import ConfirmView
 from cogs.ui.options import (
     CHOICE_LIMIT,
@@ -31,7 +31,7 @@ from cogs.ui.options import (
     services_of,
 )
 from cogs.ui.paginator import Paginator
-from cogs.ui.replies import defer, respond, send_error
+from cogs.ui.replies import defer, respond
 from cogs.ui.wanted_embeds import (
     draft_embed,
     entry_embed,
@@ -364,41 +364,17 @@ def paused_text(name: str, locale: str) -> str:
     )
 
 
-class PauseWantedButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=PAUSE_WANTED_PATTERN,
-):
-    """ "Pause this wanted entry" on a wanted alert; survives restarts. The service checks the
-    owner, so someone else's click finds nothing."""
+class PauseWantedButton(IdButton, template=PAUSE_WANTED_PATTERN):
+    """ "Pause this wanted entry" on a wanted-list alert."""
 
-    def __init__(self, wanted_id: int, locale: str = "en") -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=t("Pause this wanted entry", locale),
-                style=discord.ButtonStyle.secondary,
-                custom_id=PAUSE_WANTED_ID.format(wanted_id=wanted_id),
-            )
+    button_label = N_("Pause this wanted entry")
+    id_format = PAUSE_WANTED_ID
+
+    async def answer(self, interaction: discord.Interaction, locale: str) -> str:
+        entry = await services_of(interaction).wanted.set_active_by_id(
+            interaction.user.id, self.item_id, False
         )
-        self.wanted_id = wanted_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction,
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> PauseWantedButton:
-        return cls(int(match["wanted_id"]), locale_of(interaction))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            entry = await services_of(interaction).wanted.set_active_by_id(
-                interaction.user.id, self.wanted_id, False
-            )
-            await respond(interaction, paused_text(entry.name, locale_of(interaction)))
-        except Exception as exc:
-            await send_error(interaction, exc)
+        return paused_text(entry.name, locale)
 
 
 async def setup(bot: DealScoutBot) -> None:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -29,13 +28,14 @@ from bot.delivery.render_watch import (
     WATCH_PRICE_ID,
     WATCH_PRICE_PATTERN,
 )
-from bot.i18n import locale_of, t
+from bot.i18n import N_, locale_of, t
 from bot.services.watchlist import (
     DEFAULT_DROP_PERCENT,
 )
+from cogs.ui.buttons import IdButton
 from cogs.ui.options import services_of
 from cogs.ui.paginator import Paginator
-from cogs.ui.replies import defer, respond, send_error
+from cogs.ui.replies import defer, respond
 from cogs.ui.watch_embeds import (
     CHART_FILE,
     added_text,
@@ -199,86 +199,35 @@ class Watchlist(commands.Cog):
         )
 
 
-class WatchPriceButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=WATCH_PRICE_PATTERN,
-):
+class WatchPriceButton(IdButton, template=WATCH_PRICE_PATTERN):
     """ "Watch price" on a deal alert: watch that listing for a 10% drop. Anyone who can see
     the alert may press it; the watch is theirs."""
 
-    def __init__(self, listing_id: int, locale: str = "en") -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=t("Watch price", locale),
-                style=discord.ButtonStyle.secondary,
-                custom_id=WATCH_PRICE_ID.format(listing_id=listing_id),
-            )
+    button_label = N_("Watch price")
+    id_format = WATCH_PRICE_ID
+
+    async def answer(self, interaction: discord.Interaction, locale: str) -> str:
+        added = await services_of(interaction).watchlist.add(
+            interaction.user.id,
+            self.item_id,
+            drop_percent=DEFAULT_DROP_PERCENT,
+            guild_id=interaction.guild_id,
+            from_button=True,
         )
-        self.listing_id = listing_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction,
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> WatchPriceButton:
-        return cls(int(match["listing_id"]), locale_of(interaction))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            added = await services_of(interaction).watchlist.add(
-                interaction.user.id,
-                self.listing_id,
-                drop_percent=DEFAULT_DROP_PERCENT,
-                guild_id=interaction.guild_id,
-                from_button=True,
-            )
-            await respond(interaction, added_text(added, locale_of(interaction)))
-        except Exception as exc:
-            await send_error(interaction, exc)
+        return added_text(added, locale)
 
 
-class StopWatchingButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=UNWATCH_PATTERN,
-):
+class StopWatchingButton(IdButton, template=UNWATCH_PATTERN):
     """ "Stop watching" on a price-drop alert; only the watch's owner finds it."""
 
-    def __init__(self, watch_id: int, locale: str = "en") -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=t("Stop watching", locale),
-                style=discord.ButtonStyle.secondary,
-                custom_id=UNWATCH_ID.format(watch_id=watch_id),
-            )
+    button_label = N_("Stop watching")
+    id_format = UNWATCH_ID
+
+    async def answer(self, interaction: discord.Interaction, locale: str) -> str:
+        removed = await services_of(interaction).watchlist.remove_by_id(
+            interaction.user.id, self.item_id
         )
-        self.watch_id = watch_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction,
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> StopWatchingButton:
-        return cls(int(match["watch_id"]), locale_of(interaction))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            removed = await services_of(interaction).watchlist.remove_by_id(
-                interaction.user.id, self.watch_id
-            )
-            text = t(
-                "🗑️ Stopped watching **{title}**.",
-                locale_of(interaction),
-                title=clean(removed.listing.title, 200),
-            )
-            await respond(interaction, text)
-        except Exception as exc:
-            await send_error(interaction, exc)
+        return t("🗑️ Stopped watching **{title}**.", locale, title=clean(removed.listing.title, 200))
 
 
 async def setup(bot: DealScoutBot) -> None:

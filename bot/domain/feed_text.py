@@ -497,8 +497,9 @@ def extract_price(
 ) -> PriceGuess | None:
     """The asking price of a feed entry: from the title, else the body; ``None`` if neither says.
 
-    For a swap title only the [H] side is read (a "[W] $300 PayPal" is the buyer's budget, not
-    the item's price); want-to-buy posts give ``None`` without reading the body. "$" means
+    For a swap title the [H] side is read first; when it names no price and the [W] side only
+    asks for money ("[W] PayPal, $450"), that amount is the asking price. Want-to-buy posts
+    ("[H] PayPal [W] …") give ``None`` without reading the body. "$" means
     ``default_currency`` when that is a dollar currency, else USD; a bare number ("Price: 75")
     gets ``default_currency`` (or the currency the rest of the text uses). Raises
     ``ValueError`` only for a ``default_currency`` that is not three letters.
@@ -513,6 +514,12 @@ def extract_price(
     found = _price_in(title_text, default, MAX_TITLE_CHARS, allow_free=True)
     if found is not None:
         return PriceGuess(found[0], found[1], "title")
+    if swap is not None and swap.want and is_payment_only(swap.want):
+        # "[H] RTX 3080 [W] PayPal, $450": with an item on offer and only money wanted, the
+        # amount on the [W] side is what the seller asks.
+        found = _price_in(swap.want, default, MAX_TITLE_CHARS, allow_free=False)
+        if found is not None:
+            return PriceGuess(found[0], found[1], "title")
     found = _price_in(body, default, MAX_BODY_CHARS, allow_free=False)
     if found is not None:
         return PriceGuess(found[0], found[1], "body")

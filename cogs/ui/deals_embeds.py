@@ -287,11 +287,12 @@ def _verdict(why: Explanation, locale: str) -> str:
             reasons.append(t(EXCLUSIONS[e], locale, days=WINDOW.days, n=f"{MAX_CANDIDATES:,}"))
         return t("🚫 Never recommended to you: {reasons}.", locale, reasons="; ".join(reasons))
     if why.position is not None and why.position <= why.shown:
-        return t(
+        return tn(
+            "✅ #{position} of your {n} recommendation: `/deals for-me` shows it.",
             "✅ #{position} of your {n} recommendations: `/deals for-me` shows it.",
+            why.ranked,
             locale,
             position=why.position,
-            n=why.ranked,
         )
     if why.position is not None:
         return t(

@@ -72,7 +72,7 @@ async def test_why_explains_a_listing_signal_by_signal(h: Harness) -> None:
     reply = await h.invoke(ALICE, "deals why", listing=str(walnut))
     assert reply.ephemeral
     assert reply.embed["title"] == f"Why #{walnut} Walnut desk"
-    assert reply.embed["description"].startswith("✅ #1 of your 1 recommendations")
+    assert reply.embed["description"].startswith("✅ #1 of your 1 recommendation:")
     assert reply.field("Score") == "`+0.45`"
     assert reply.field("In one line") == "almost matches your alert Desks (10% over your max price)"
     assert reply.field("Signals") == (

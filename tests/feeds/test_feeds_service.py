@@ -287,7 +287,12 @@ async def test_swap_titles_keep_the_have_side_and_the_location(rig: Rig) -> None
     # a state alone is no point; the price comes from the body, not the [W] side
     assert (rtx.price, rtx.location_text, rtx.point) == (Decimal("400.00"), "CA, USA", None)
     ryzen = by_title["Ryzen 7 5800X"]
-    assert (ryzen.price, ryzen.location_text) == (None, "Germany")  # "€180" is what they want
+    # An item for money only: "€180" on the [W] side is the asking price.
+    assert (ryzen.price, ryzen.currency, ryzen.location_text) == (
+        Decimal("180.00"),
+        "EUR",
+        "Germany",
+    )
     assert await rig.alerts() == [(BUYER, "Herman Miller Aeron $300")]
 
 

@@ -32,8 +32,10 @@ PRICES: list[tuple[str, str, tuple[str, str, str] | None]] = [
         "Asking $600 shipped. Timestamps: https://imgur.com/a/AbC123",
         ("600", "USD", "body"),
     ),
-    ("[USA-NY][H] i7-12700K, Z690 board [W] $300 PayPal", "", None),  # want side is a budget
-    ("[USA-WA][H] 4090 FE [W] $1600 local cash", "Timestamps below", None),
+    # An item on offer and only money wanted: the [W] amount is the asking price.
+    ("[USA-NY][H] i7-12700K, Z690 board [W] $300 PayPal", "", ("300", "USD", "title")),
+    ("[USA-WA][H] 4090 FE [W] $1600 local cash", "Timestamps below", ("1600", "USD", "title")),
+    ("[USA-CA][H] RTX 3080 FE [W] PayPal, $450", "", ("450", "USD", "title")),
     (
         "[US-FL] [H] Samsung 980 Pro 1TB, 2x 16GB DDR4 3200 [W] PayPal",
         "980 Pro - $80\n32GB kit - $60",
@@ -60,7 +62,7 @@ PRICES: list[tuple[str, str, tuple[str, str, str] | None]] = [
         "Text 215-555-0142. 320 shipped",
         ("320", "USD", "body"),
     ),
-    ("(H) RTX 3070 (W) $350 PayPal", "", None),
+    ("(H) RTX 3070 (W) $350 PayPal", "", ("350", "USD", "title")),
     ("[H]: 3090 [W]: PayPal", "$700 shipped, paid $1500", ("700", "USD", "body")),
     ("[USA-CA] [H] PayPal [W] RTX 4090", "Paying $1500 shipped", None),  # buyer's post
     ("[USA-IL] [H] Cash, PayPal [W] Steam Deck OLED", "", None),
