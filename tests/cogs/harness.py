@@ -41,6 +41,7 @@ from bot.domain.listing import Listing
 from bot.ingest.community import MarketplacePublisher
 from bot.services import Services, build_services
 from db.repositories.listings import ListingRepository
+from tests.dbutil import migrated_sqlite
 
 assert discord.version_info[:2] == (2, 7), "the harness uses discord.py 2.7 internals"
 
@@ -327,7 +328,7 @@ class Harness:
     async def running(cls, tmp_path: Path, **overrides: Any) -> AsyncIterator[Harness]:
         """``overrides`` are extra settings (e.g. ``discogs_api_base`` for a stand-in)."""
         settings = Settings(
-            database_url=f"sqlite+aiosqlite:///{tmp_path / 't.db'}",
+            database_url=await migrated_sqlite(tmp_path / "t.db"),
             discord_token=None,
             dispatch_idle_seconds=0.05,
             owner_ids=[OWNER_ID],

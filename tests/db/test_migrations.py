@@ -14,7 +14,7 @@ from tests.dbutil import BACKENDS, database_url
 
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_each_revision_upgrades_a_populated_database(backend: str, tmp_path: Path) -> None:
-    async with database_url(backend, tmp_path) as url:
+    async with database_url(backend, tmp_path, migrated=False) as url:
         engine = make_engine(url)
         try:
             await upgrade(engine, "0001")
