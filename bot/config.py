@@ -137,6 +137,11 @@ class Settings(BaseSettings):
         default="DealScout/0.1 (+https://github.com/dealscout) feed reader",
         description="The User-Agent sent when fetching listing feeds",
     )
+    feed_allow_private_hosts: bool = Field(
+        default=False,
+        description="Allow feeds on loopback/private addresses (off: refused, so a server admin "
+        "cannot make the bot fetch internal services)",
+    )
     feeds_enabled: bool = Field(
         default=True, description="Poll the listing feeds server admins add (/admin feed)"
     )

@@ -374,7 +374,12 @@ class FeedRow(Base):
     """A listing feed (RSS, Atom or JSON Feed) a server admin added, with its poll state."""
 
     __tablename__ = "feeds"
-    __table_args__ = (UniqueConstraint("guild_id", "url", name="uq_feeds_guild_url"),)
+    # Listings remember their feed by id: an id must never be reused (SQLite would, for the
+    # highest id after a delete, without AUTOINCREMENT).
+    __table_args__ = (
+        UniqueConstraint("guild_id", "url", name="uq_feeds_guild_url"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     guild_id: Mapped[int] = mapped_column(BigInteger, index=True)

@@ -56,10 +56,17 @@ def clean(text: str | None, limit: int) -> str:
 
 
 def safe_url(url: str | None) -> str | None:
-    """Only http(s) URLs of sane length reach an embed (Discord rejects the rest anyway)."""
+    """Only http(s) URLs of sane length reach an embed (Discord rejects the rest anyway).
+    Brackets, parentheses and angle brackets are percent-encoded, so a URL can never close a
+    ``[text](url)`` link early and smuggle in a second one."""
     if url and len(url) <= 500 and url.startswith(("https://", "http://")):
-        return url
+        return url.translate(_LINK_BREAKERS)
     return None
+
+
+_LINK_BREAKERS = str.maketrans(
+    {"(": "%28", ")": "%29", "<": "%3C", ">": "%3E", "[": "%5B", "]": "%5D", " ": "%20"}
+)
 
 
 def only_owner_pings(user_id: int) -> discord.AllowedMentions:

@@ -78,10 +78,11 @@ def write_watch(row: WatchRow, watch: Watch) -> None:
     row.ended = watch.ended
 
 
-def alert_key(user_id: int, listing_id: int, event: WatchEvent, price: Decimal | None) -> str:
-    """Once per (user, listing, price) for a drop; once per (user, listing) for the end."""
+def alert_key(watch_id: int, listing_id: int, event: WatchEvent, price: Decimal | None) -> str:
+    """Once per (watch, price) for a drop; once per watch for the end. Keyed by the watch, not
+    the user: watching a listing again after /watch remove starts afresh."""
     what = "ended" if event in ENDINGS or price is None else str(to_cents(price))
-    return f"watch:{user_id}:{listing_id}:{what}"
+    return f"watch:{watch_id}:{listing_id}:{what}"
 
 
 def _cents(amount: Decimal | None) -> int | None:
@@ -144,7 +145,7 @@ async def record_watch_alert(
     ``row`` is the watch as it is after the event; ``listing`` the listing after the change."""
     from bot.delivery.planner import plan_deliveries  # planner imports outbox; avoid a cycle
 
-    key = alert_key(row.user_id, listing.id, event, listing.price)
+    key = alert_key(row.id, listing.id, event, listing.price)
     if await WatchRepository(session).snapshot_exists(key):
         return None
     title = listing.title

@@ -489,7 +489,9 @@ _PAYMENT_WORDS = frozenset({
 def is_payment_only(have: str) -> bool:
     """ "[H] $300 PayPal [W] RTX 4090" offers money: it is a buyer's post, nothing is for sale."""
     words = re.findall(r"[a-z&]+", have.casefold())
-    return bool(words) and all(w in _PAYMENT_WORDS for w in words)
+    if not words:  # "[H] $500" / "[H] €250" is money; "[H] 3090" is a graphics card
+        return bool(re.search(r"[$€£¥]", have))
+    return all(w in _PAYMENT_WORDS for w in words)
 
 
 def extract_price(

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.delivery.outbox import Wakeup
 from bot.delivery.planner import plan_deliveries
 from bot.domain.deal_score import keyword_set, score_listing, select_comparables
-from bot.domain.listing import Condition, Listing, parse_money
+from bot.domain.listing import Condition, Listing, parse_money, to_cents
 from bot.domain.matching import RuleIndex, matches
 from bot.domain.rule import GeocodeFn
 from bot.domain.text import normalise_category
@@ -206,10 +206,14 @@ class ListingService:
         return IngestResult(stored, len(live), queued)
 
     async def _scored(self, listings: ListingRepository, listing: Listing) -> Listing:
-        """The listing with its deal score and the one line of why (or why there is none)."""
+        """The listing with its deal score and the one line of why (or why there is none). A
+        price the model flags as too far off (a $1 "RTX 4090") gets no score: it must not pass
+        a rule's minimum deal score or top the recommendations."""
         now = self.clock()
         since = now - timedelta(days=SCORE_WINDOW_DAYS)
-        candidates = await listings.comparables(listing.category, listing.currency, since)
+        candidates = await listings.comparables(
+            listing.category, listing.currency, since, exclude_id=listing.id or None
+        )
         similar = select_comparables(
             keyword_set(listing.title),
             category_key(listing.category),
@@ -221,6 +225,8 @@ class ListingService:
         result = score_listing(
             listing.price, [c.price for c in similar], min_comparables=self.min_comparables
         )
+        if result.score is not None and result.score.flagged:
+            return replace(listing, deal_score=None, deal_reason=f"suspicious: {result.reason}")
         return replace(listing, deal_score=result.value, deal_reason=result.reason)
 
     async def revise(
@@ -245,6 +251,9 @@ class ListingService:
             await listings.revise(
                 row, price=price, status=status, title=title, description=description
             )
+            if row.price_cents != (None if before.price is None else to_cents(before.price)):
+                rescored = await self._scored(listings, to_listing_row(row))
+                row.deal_score, row.deal_reason = rescored.deal_score, rescored.deal_reason
             revision = Revision(before, to_listing_row(row))
             now = self.clock()
             queued = 0

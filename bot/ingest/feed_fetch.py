@@ -26,6 +26,7 @@ import asyncio
 import hashlib
 import html
 import io
+import ipaddress
 import json
 import re
 import time
@@ -686,6 +687,30 @@ def _redirect_target(current: str, location: str | None) -> str:
         raise _FetchFailed(f"refused a redirect: {exc}") from None
 
 
+PRIVATE_HOST = "the feed's host is a private or local address, which the bot does not fetch"
+
+
+def _public(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    return ip.is_global and not ip.is_multicast
+
+
+async def _refuse_private(url: str) -> None:
+    """Fail unless every address the URL's host resolves to is public. (A name that resolves
+    differently a moment later — DNS rebinding — is not covered; a resolver-level guard would
+    be the next step.)"""
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except OSError:
+        raise _FetchFailed("the feed's host name does not resolve") from None
+    if not infos or not all(_public(str(info[4][0])) for info in infos):
+        raise _FetchFailed(PRIVATE_HOST)
+
+
 class FeedFetcher:
     """Conditional GET of feed URLs with validation, manual redirects, a size cap and a deadline.
 
@@ -701,7 +726,11 @@ class FeedFetcher:
         timeout_seconds: float = 15.0,
         max_bytes: int = MAX_BODY_BYTES,
         max_redirects: int = MAX_REDIRECTS,
+        allow_private: bool = False,
     ) -> None:
+        """``allow_private`` lets feeds live on loopback/private addresses (tests, or a
+        deliberate in-house feed); by default they are refused, so a server admin cannot make
+        the bot fetch the cloud metadata service or scan the host's ports."""
         if _header_value(user_agent) is None:
             raise ValueError("user_agent must be printable ASCII")
         if timeout_seconds <= 0 or max_bytes <= 0 or max_redirects < 0:
@@ -711,6 +740,7 @@ class FeedFetcher:
         self.timeout_seconds = timeout_seconds
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
+        self.allow_private = allow_private
 
     async def fetch(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None
@@ -756,6 +786,8 @@ class FeedFetcher:
     async def _follow(self, url: str, headers: Mapping[str, str]) -> _Response:
         """GET with redirects followed by hand, so every hop is validated like the first."""
         for _hop in range(self.max_redirects + 1):
+            if not self.allow_private:
+                await _refuse_private(url)
             async with self._session.get(
                 url, headers=headers, allow_redirects=False, raise_for_status=False
             ) as resp:

@@ -36,6 +36,7 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.feed_text import (
@@ -165,6 +166,15 @@ def view_of(row: FeedRow) -> FeedView:
         next_fetch_at=row.next_fetch_at,
         items_seen=row.items_seen,
     )
+
+
+ETAG_LIMIT = 500  # feeds.etag
+LAST_MODIFIED_LIMIT = 100  # feeds.last_modified
+
+
+def _within(value: str | None, limit: int) -> str | None:
+    """A validator that fits its column, else None."""
+    return value if value is not None and len(value) <= limit else None
 
 
 def external_id(feed_id: int, key: str) -> str:
@@ -351,11 +361,12 @@ class FeedService:
         """Pause or resume one of this server's feeds; a resumed feed is fetched at once."""
         async with self.sessions.begin() as session:
             row = await self._own(FeedRepository(session), guild_id, feed)
+            resumed = row.paused and not paused
             row.paused = paused
-            if not paused:
+            if resumed:  # only a paused feed jumps the queue (never skip a backoff or a poll)
                 row.next_fetch_at = self.clock()
             view = view_of(row)
-        if not paused:
+        if resumed:
             self.poke()
         return view
 
@@ -445,7 +456,11 @@ class FeedService:
             log.exception("feed %s: storing its entries failed", feed.id)
             return await self._record_failure(feed.id, STORE_FAILED)
         outcome = stored or PollResult(feed.id, result.status)
-        await self._record_success(feed.id, result, outcome.new)
+        try:
+            await self._record_success(feed.id, result, outcome.new)
+        except Exception:
+            log.exception("feed %s: recording the fetch failed", feed.id)
+            return await self._record_failure(feed.id, STORE_FAILED)
         log.info(
             "feed %s: %s, %s new, %s revised, %s alerts",
             feed.id,
@@ -463,34 +478,50 @@ class FeedService:
             known = await ListingRepository(session).by_external_ids(SOURCE, list(entries))
         new = revised = alerts = 0
         for ext, item in reversed(list(entries.items())):  # feeds list newest first
-            listing = entry_listing(
-                item, guild_id=feed.guild_id, category=feed.category, geocode=self.geocode, now=now
-            )
-            if listing is None:
-                continue
-            stored = known.get(ext)
-            if stored is not None:
-                changes = _changes(stored, listing)
-                if changes:
-                    await self.listings.revise(
-                        stored.id,
-                        price=changes.price,
-                        title=changes.title,
-                        description=changes.description,
-                    )
-                    revised += 1
-                continue
-            fresh = item.published is not None and now - item.published <= FRESH_WINDOW
-            # A new feed's backlog goes down the same ingest path (scored, stored, price
-            # history) without matching: nobody wants 500 alerts for old entries at once.
-            alerting = not feed.first or fresh
             try:
-                ingested = await self.listings.ingest(listing, external_id=ext, match=alerting)
-            except IntegrityError:  # stored meanwhile by a poller whose lease had run out
+                outcome = await self._entry(feed, ext, item, known.get(ext), now)
+            except (OSError, ConnectionError, SQLAlchemyOperationalError):
+                raise  # the database is down: fail the poll, retry it whole later
+            except Exception:
+                # One odd entry must not hold back the ones after it, poll after poll.
+                log.exception("feed %s: entry %r skipped", feed.id, ext[:80])
                 continue
-            new += 1
-            alerts += ingested.alerts_queued
+            kind, queued = outcome
+            new += kind == "new"
+            revised += kind == "revised"
+            alerts += queued
         return PollResult(feed.id, "ok", new=new, revised=revised, alerts=alerts)
+
+    async def _entry(
+        self, feed: _Claimed, ext: str, item: FeedItem, stored: Listing | None, now: datetime
+    ) -> tuple[str, int]:
+        """Store or revise one entry: ("new", alerts queued), ("revised", 0) or ("same", 0)."""
+        listing = entry_listing(
+            item, guild_id=feed.guild_id, category=feed.category, geocode=self.geocode, now=now
+        )
+        if listing is None:
+            return "same", 0
+        if stored is not None:
+            changes = _changes(stored, listing)
+            if not changes:
+                return "same", 0
+            await self.listings.revise(
+                stored.id,
+                price=changes.price,
+                title=changes.title,
+                description=changes.description,
+            )
+            return "revised", 0
+        dated = item.published or item.updated
+        fresh = dated is not None and now - dated <= FRESH_WINDOW
+        # A new feed's backlog goes down the same ingest path (scored, stored, price history)
+        # without matching: nobody wants 500 alerts for old entries at once.
+        alerting = not feed.first or fresh
+        try:
+            ingested = await self.listings.ingest(listing, external_id=ext, match=alerting)
+        except IntegrityError:  # stored meanwhile by a poller whose lease had run out
+            return "same", 0
+        return "new", ingested.alerts_queued
 
     async def _record_success(self, feed_id: int, result: FetchResult, new: int) -> None:
         now = self.clock()
@@ -500,7 +531,10 @@ class FeedService:
                 return
             row.status, row.failures, row.last_error = "ok", 0, None
             row.last_fetched_at = row.last_success_at = now
-            row.etag, row.last_modified = result.etag, result.last_modified
+            # A validator longer than its column is dropped (PostgreSQL would refuse the row
+            # and wedge the feed); the next fetch is then simply unconditional.
+            row.etag = _within(result.etag, ETAG_LIMIT)
+            row.last_modified = _within(result.last_modified, LAST_MODIFIED_LIMIT)
             if result.feed_title:
                 row.title = _cut(result.feed_title, TITLE_LIMIT)
             row.items_seen += new

@@ -148,7 +148,9 @@ async def build_services(
         min_comparables=settings.min_comparables,
         publisher=publisher,
     )
-    fetcher = FeedFetcher(http, settings.feed_user_agent)
+    fetcher = FeedFetcher(
+        http, settings.feed_user_agent, allow_private=settings.feed_allow_private_hosts
+    )
     return Services(
         settings=settings,
         engine=engine,

@@ -280,7 +280,9 @@ class WatchService:
                     WatchRow(
                         user_id=user_id,
                         listing_id=row.id,
-                        guild_id=guild_id if guild_id is not None else row.guild_id,
+                        # Where the user asked (a DM: nowhere public). Never the listing's
+                        # server: its alert channel may be one the user is not in.
+                        guild_id=guild_id,
                         target_cents=None if target is None else to_cents(target),
                         drop_percent=percent,
                         start_cents=row.price_cents,
@@ -399,7 +401,6 @@ class WatchService:
                 write_watch(row, watch)
                 # A price cut that comes with the sale is not news; the ending is.
                 if event in DROPS and ended is None:
-                    row.alerts += 1
                     alerts = await record_watch_alert(
                         session,
                         row,
@@ -409,6 +410,8 @@ class WatchService:
                         previous_low=previous_low,
                         now=now,
                     )
+                    if alerts:
+                        row.alerts += 1
                     queued += len(alerts or ())
             if ended is not None:
                 watch, event = on_status(watch, ended)

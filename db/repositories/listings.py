@@ -137,7 +137,13 @@ class ListingRepository:
             row.channel_id, row.message_id, row.url = channel_id, message_id, url
 
     async def comparables(
-        self, category: str | None, currency: str, since: datetime, *, limit: int = 500
+        self,
+        category: str | None,
+        currency: str,
+        since: datetime,
+        *,
+        limit: int = 2000,
+        exclude_id: int | None = None,
     ) -> list[Comparable]:
         """Listings of the same top-level category and currency seen since ``since``, sold or
         still active (the deal score model picks the similar ones among them)."""
@@ -154,6 +160,7 @@ class ListingRepository:
                 ListingRow.price_cents.is_not(None),
                 ListingRow.status.in_(("active", "sold")),
                 ListingRow.created_at >= since,
+                ListingRow.id != (exclude_id or 0),
             )
             .order_by(ListingRow.created_at.desc())
             .limit(limit)

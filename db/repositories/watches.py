@@ -3,12 +3,12 @@ which listings a user may see and watch, and which a seller may change."""
 
 from __future__ import annotations
 
-from sqlalchemy import and_, delete, exists, func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from db.models import ListingRow, OutboxRow, WatchRow
+from db.models import ListingRow, WatchRow
 from db.repositories.listings import SNAPSHOT_SOURCES
 
 from . import LIKE_ESCAPE, contains_pattern
@@ -100,18 +100,13 @@ class WatchRepository:
 
     @staticmethod
     def _visible(user_id: int, guild_id: int | None) -> ColumnElement[bool]:
-        """A listing this user can see: one from no particular server, one of the server the
-        command runs in, one they were alerted about, one they already watch, or their own."""
-        alerted = exists().where(
-            OutboxRow.user_id == user_id,
-            OutboxRow.listing_id == ListingRow.id,
-            OutboxRow.kind == "deal_alert",
-        )
-        watching = exists().where(WatchRow.user_id == user_id, WatchRow.listing_id == ListingRow.id)
-        places = [ListingRow.guild_id.is_(None), ListingRow.seller_id == user_id, alerted, watching]
-        if guild_id is not None:
-            places.append(ListingRow.guild_id == guild_id)
-        return and_(ListingRow.source.not_in(SNAPSHOT_SOURCES), or_(*places))
+        """A listing this user can see: any listing of the marketplace. It is one marketplace
+        for every server — a listing sold in one server alerts buyers anywhere, and /deals
+        recommends it anywhere — so a watch may follow it too. Alert snapshots (a Discogs offer,
+        a price drop) are one user's and never visible here. ``user_id`` and ``guild_id`` stay
+        in the signature for the day listings get a visibility of their own."""
+        del user_id, guild_id
+        return ListingRow.source.not_in(SNAPSHOT_SOURCES)
 
     async def visible_listing(
         self, user_id: int, guild_id: int | None, listing_id: int

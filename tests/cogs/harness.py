@@ -326,7 +326,9 @@ class Harness:
     @classmethod
     @asynccontextmanager
     async def running(cls, tmp_path: Path, **overrides: Any) -> AsyncIterator[Harness]:
-        """``overrides`` are extra settings (e.g. ``discogs_api_base`` for a stand-in)."""
+        """``overrides`` are extra settings (e.g. ``discogs_api_base`` for a stand-in). Feeds
+        may live on 127.0.0.1 here: the stand-ins do."""
+        overrides.setdefault("feed_allow_private_hosts", True)
         settings = Settings(
             database_url=await migrated_sqlite(tmp_path / "t.db"),
             discord_token=None,

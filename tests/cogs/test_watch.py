@@ -99,12 +99,13 @@ async def test_other_users_watches_are_invisible(h: Harness) -> None:
     assert len(await h.services.watchlist.watches(ALICE)) == 1
 
 
-async def test_a_listing_from_another_server_is_not_offered_in_dms(h: Harness) -> None:
-    """In DMs only listings the user was alerted about (or no server's) can be watched."""
+async def test_any_server_listing_can_be_watched_from_a_dm(h: Harness) -> None:
+    """One marketplace for every server (as alerts and /deals): a DM may watch it too."""
     listing = str(await oak_desk(h))
-    assert await h.autocomplete(ALICE, "watch add", focused="listing", guild=False) == []
+    assert await h.autocomplete(ALICE, "watch add", focused="listing", guild=False) == [listing]
     reply = await h.invoke(ALICE, "watch add", listing=listing, guild=False)
-    assert_field_error(reply, "listing")
+    assert (reply.content or "").startswith("👀") or "Watching" in (reply.content or ""), reply
+    assert_field_error(await h.invoke(ALICE, "watch add", listing="99999", guild=False), "listing")
 
 
 async def alert_dm(h: Harness) -> Post:

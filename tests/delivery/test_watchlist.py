@@ -260,11 +260,14 @@ async def test_who_may_watch_what(env: Env) -> None:
     s, _ = env
     here = await listed(s)
     there = await listed(s, "Pine desk", guild=ELSEWHERE)
-    # Another server's listing is "no such listing", by id or by title, and in DMs too.
-    for ref, guild in ((there, GUILD), ("Pine desk", GUILD), (here, None)):
-        with pytest.raises(NotFoundError) as hidden:
-            await s.watchlist.add(BUYER, ref if isinstance(ref, str) else str(ref), guild_id=guild)
-        assert hidden.value.field == "listing"
+    # One marketplace for every server (alerts and /deals cross servers): another server's
+    # listing can be watched too, from a server or a DM; a missing one is "no such listing".
+    from_elsewhere = await s.watchlist.add(BUYER, str(there), "50", guild_id=GUILD)
+    assert from_elsewhere.watch.listing.id == there
+    await s.watchlist.remove(BUYER, str(there))
+    with pytest.raises(NotFoundError) as hidden:
+        await s.watchlist.add(BUYER, "99999", guild_id=None)
+    assert hidden.value.field == "listing"
     # By exact title, in its server.
     added = await s.watchlist.add(BUYER, "oak desk", "90", guild_id=GUILD)
     assert added.watch.listing.id == here
@@ -275,7 +278,10 @@ async def test_who_may_watch_what(env: Env) -> None:
     again = await s.watchlist.add(BUYER, here, drop_percent=10, guild_id=None, from_button=True)
     assert not again.created and again.watch.target_price == Decimal("90.00")
     # Autocomplete shows only what the user can see, never their own.
-    assert [r.id for r in await s.watchlist.listing_choices(BUYER, GUILD, "desk")] == [here]
+    assert sorted(r.id for r in await s.watchlist.listing_choices(BUYER, GUILD, "desk")) == [
+        here,
+        there,
+    ]
     assert await s.watchlist.listing_choices(SELLER, GUILD, "desk") == []
     assert [w.listing.id for w, _ in await s.watchlist.watch_choices(BUYER, "oak")] == [here]
     assert await s.watchlist.watch_choices(OTHER, "") == []
@@ -346,8 +352,10 @@ async def test_history_lists_every_price(env: Env) -> None:
     view = await s.watchlist.history(BUYER, str(listing), guild_id=GUILD)
     assert [p for _, p in view.points] == [Decimal("100.00"), Decimal("90.00"), Decimal("95.00")]
     assert view.watch is None
+    elsewhere = await s.watchlist.history(BUYER, str(listing), guild_id=ELSEWHERE)
+    assert len(elsewhere.points) == 3  # one marketplace: the same history from any server
     with pytest.raises(NotFoundError):
-        await s.watchlist.history(BUYER, str(listing), guild_id=ELSEWHERE)
+        await s.watchlist.history(BUYER, "424242", guild_id=GUILD)
 
 
 async def test_watch_rows_keep_the_state_machine(env: Env) -> None:

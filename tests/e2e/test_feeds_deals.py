@@ -39,7 +39,9 @@ async def worlds(
 ) -> AsyncIterator[tuple[World, FeedStandin]]:
     async with FeedStandin() as feeds:
         tmp_path = tmp_path_factory.mktemp("feeds_deals")
-        async with started_world(tmp_path, FEED_USER_AGENT=USER_AGENT) as world:
+        async with started_world(
+            tmp_path, FEED_USER_AGENT=USER_AGENT, FEED_ALLOW_PRIVATE_HOSTS="true"
+        ) as world:
             yield world, feeds
 
 

@@ -87,7 +87,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 @pytest.fixture
 def fetcher(session: aiohttp.ClientSession) -> FeedFetcher:
-    return FeedFetcher(session, USER_AGENT, timeout_seconds=2.0)
+    return FeedFetcher(session, USER_AGENT, allow_private=True, timeout_seconds=2.0)
 
 
 # ---------------------------------------------------------------------- parsing: fixtures
@@ -540,7 +540,7 @@ async def test_stored_validators_with_newlines_are_not_sent(server, fetcher) -> 
 
 
 async def test_slow_server_times_out(server, session) -> None:
-    fetcher = FeedFetcher(session, USER_AGENT, timeout_seconds=0.3)
+    fetcher = FeedFetcher(session, USER_AGENT, allow_private=True, timeout_seconds=0.3)
     server.serve_fixture("/slow", "no_guid.rss")
     url = server.slow("/slow", 5)
     started = time.monotonic()
@@ -550,7 +550,7 @@ async def test_slow_server_times_out(server, session) -> None:
 
 
 async def test_trickling_body_hits_the_total_deadline(server, session) -> None:
-    fetcher = FeedFetcher(session, USER_AGENT, timeout_seconds=0.4)
+    fetcher = FeedFetcher(session, USER_AGENT, allow_private=True, timeout_seconds=0.4)
     server.serve_fixture("/trickle", "craigslist.rdf")
     url = server.slow("/trickle", 5, trickle=True)
     started = time.monotonic()
@@ -567,7 +567,9 @@ async def test_oversize_streamed_body_is_refused(server, fetcher) -> None:
 
 
 async def test_oversize_declared_length_is_refused_early(server, session) -> None:
-    fetcher = FeedFetcher(session, USER_AGENT, timeout_seconds=2, max_bytes=64 * 1024)
+    fetcher = FeedFetcher(
+        session, USER_AGENT, allow_private=True, timeout_seconds=2, max_bytes=64 * 1024
+    )
     url = server.huge("/huge", 10 * 1024 * 1024, declare_length=True)
     result = await fetcher.fetch(url)
     assert result.error == "response larger than 64 KiB"
@@ -575,7 +577,7 @@ async def test_oversize_declared_length_is_refused_early(server, session) -> Non
 
 async def test_body_just_under_the_cap_is_read(server, session) -> None:
     body = fixture("craigslist.rdf")
-    fetcher = FeedFetcher(session, USER_AGENT, max_bytes=len(body))
+    fetcher = FeedFetcher(session, USER_AGENT, allow_private=True, max_bytes=len(body))
     result = await fetcher.fetch(server.serve("/exact", body))
     assert result.status == "ok" and len(result.items) == 3
 
@@ -651,7 +653,7 @@ async def test_malformed_feed_is_an_error(server, fetcher) -> None:
 async def test_connection_refused_is_an_error(session) -> None:
     async with FeedStandin() as gone:
         url = gone.url("/feed.rss")
-    fetcher = FeedFetcher(session, USER_AGENT, timeout_seconds=2)
+    fetcher = FeedFetcher(session, USER_AGENT, allow_private=True, timeout_seconds=2)
     result = await fetcher.fetch(url)
     assert result.status == "error" and result.error is not None
     assert result.error.startswith("could not connect to the server")
@@ -666,7 +668,7 @@ async def test_invalid_url_is_an_error_without_a_request(server, fetcher) -> Non
 
 async def test_session_raise_for_status_does_not_leak_exceptions(server) -> None:
     async with aiohttp.ClientSession(raise_for_status=True) as strict:
-        fetcher = FeedFetcher(strict, USER_AGENT, timeout_seconds=2)
+        fetcher = FeedFetcher(strict, USER_AGENT, allow_private=True, timeout_seconds=2)
         url = server.serve_fixture("/feed.rss", "no_guid.rss")
         first = await fetcher.fetch(url)
         assert (await fetcher.fetch(url, etag=first.etag)).status == "not_modified"
@@ -684,4 +686,18 @@ async def test_fetcher_rejects_bad_configuration(session) -> None:
     with pytest.raises(ValueError):
         FeedFetcher(session, "bad\r\nagent")
     with pytest.raises(ValueError):
-        FeedFetcher(session, USER_AGENT, timeout_seconds=0)
+        FeedFetcher(session, USER_AGENT, allow_private=True, timeout_seconds=0)
+
+
+async def test_private_and_local_hosts_are_refused_by_default(server: FeedStandin) -> None:
+    async with aiohttp.ClientSession() as session:
+        fetcher = FeedFetcher(session, USER_AGENT, timeout_seconds=2)
+        for url in (
+            server.url("/craigslist.rdf"),
+            "http://169.254.169.254/latest/meta-data/",
+            "http://10.0.0.1/feed",
+            "http://[::1]:8080/feed",
+        ):
+            result = await fetcher.fetch(url)
+            assert result.status == "error" and "private or local" in (result.error or ""), url
+    assert server.requests == [] or all(r.path != "/craigslist.rdf" for r in server.requests)

@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_feeds")),
         sa.UniqueConstraint("guild_id", "url", name="uq_feeds_guild_url"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("feeds", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_feeds_guild_id"), ["guild_id"], unique=False)
